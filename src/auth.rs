@@ -1,0 +1,97 @@
+//! HTTP Basic authentication as api.twilio.com does it: `AccountSid:AuthToken`, or an API key
+//! `SK…:secret` that belongs to the account. Credentials only ever reach their own account.
+
+use axum::http::{header, HeaderMap};
+use base64::Engine as _;
+
+use crate::error::{ApiError, AuthFailure};
+use crate::store::Store;
+use crate::wire::sid::AccountSid;
+
+/// Compares secrets in time independent of where they first differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The `user:password` pair of a Basic `Authorization` header.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Authenticates the request for the account named in its path. Wrong credentials, and right
+/// credentials for a different account, are both 401 20003.
+pub async fn authenticate(
+    store: &Store,
+    headers: &HeaderMap,
+    path_account: &str,
+) -> Result<AccountSid, ApiError> {
+    let (user, password) =
+        basic_credentials(headers).ok_or(ApiError::unauthenticated(AuthFailure::NoCredentials))?;
+    let owner = if user.starts_with("AC") {
+        let account = store
+            .account(&user)
+            .await?
+            .ok_or(ApiError::unauthenticated(AuthFailure::InvalidUsername))?;
+        if !same_secret(&account.auth_token, &password) {
+            return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
+        }
+        account.sid
+    } else if user.starts_with("SK") {
+        let key = store
+            .api_key(&user)
+            .await?
+            .ok_or(ApiError::unauthenticated(AuthFailure::InvalidUsername))?;
+        if !same_secret(&key.secret, &password) {
+            return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
+        }
+        key.account_sid
+    } else {
+        return Err(ApiError::unauthenticated(AuthFailure::InvalidUsername));
+    };
+    match AccountSid::parse(path_account) {
+        Some(sid) if sid.as_str() == owner => Ok(sid),
+        _ => Err(ApiError::unauthenticated(AuthFailure::WrongPassword)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic_header() {
+        let mut h = HeaderMap::new();
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("ACx:to:ken")
+        );
+        h.insert(header::AUTHORIZATION, value.parse().expect("header"));
+        assert_eq!(
+            basic_credentials(&h),
+            Some(("ACx".to_string(), "to:ken".to_string()))
+        );
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().expect("header"));
+        assert_eq!(basic_credentials(&h), None);
+    }
+
+    #[test]
+    fn secret_comparison() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

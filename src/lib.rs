@@ -1,0 +1,194 @@
+//! callerid-emulator: a local, stateful emulator of Twilio's REST API for Outgoing Caller IDs
+//! and their validation requests.
+//!
+//! [`app`] builds the router over an [`AppState`]; [`serve`] runs it on a listener with the
+//! verification engine beside it until a shutdown future resolves; [`run`] is the binary.
+
+pub mod api;
+pub mod auth;
+pub mod control;
+pub mod error;
+pub mod metrics;
+pub mod observe;
+pub mod settings;
+pub mod store;
+pub mod verification;
+pub mod wire;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
+use axum::response::IntoResponse;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::observe::Journal;
+use crate::settings::{LogFormat, Settings};
+use crate::store::Store;
+use crate::verification::{CallbackPolicy, Engine, Timing};
+use crate::wire::sid::AccountSid;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything the handlers and workers share.
+pub struct Shared {
+    pub settings: Settings,
+    pub store: Store,
+    pub journal: Journal,
+    pub metrics: Arc<Metrics>,
+    pub engine: Arc<Engine>,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the database, runs the migrations and installs the configured accounts.
+    pub async fn new(settings: Settings) -> Result<AppState, BoxError> {
+        settings.validate()?;
+        let store = Store::connect(&settings.database_url, settings.read_connections).await?;
+        let accounts: Vec<(AccountSid, String, String)> = settings
+            .parsed_accounts()?
+            .into_iter()
+            .filter_map(|(sid, token)| {
+                AccountSid::parse(&sid).map(|s| (s, token, "Configured account".to_string()))
+            })
+            .collect();
+        store
+            .sync_configured_accounts(&accounts, wire::now_millis() / 1000)
+            .await?;
+        let timing = Timing {
+            time_scale: settings.time_scale,
+            manual_timeout_ms: (settings.manual_digits_timeout as i64).saturating_mul(1000),
+            ..Timing::default()
+        };
+        let policy = CallbackPolicy {
+            timeout: Duration::from_millis(settings.callback_timeout_ms),
+            attempts: settings.callback_attempts,
+            retry_delay: Duration::from_millis(settings.callback_retry_delay_ms),
+        };
+        Ok(AppState(Arc::new(Shared {
+            journal: Journal::new(settings.request_journal_size),
+            settings,
+            store,
+            metrics: Arc::new(Metrics::default()),
+            engine: Arc::new(Engine::new(timing, policy)),
+        })))
+    }
+}
+
+async fn not_found(uri: Uri) -> impl IntoResponse {
+    ApiError::not_found(uri.path())
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    ApiError::internal("a request handler panicked").into_response()
+}
+
+/// The whole HTTP surface: the Twilio namespace, the control API (unless turned off), health
+/// and metrics, with Twilio's error bodies and headers on every response.
+pub fn app(state: AppState) -> Router {
+    let mut router = api::router().merge(control::open_router());
+    if state.settings.control_api {
+        router = router.merge(control::router(&state));
+    }
+    router
+        .fallback(not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener`, with the call scheduler and the callback sender running,
+/// until `shutdown` resolves; then drains requests and stops the workers.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let calls = tokio::spawn(state.engine.clone().run_calls(
+        state.store.clone(),
+        state.metrics.clone(),
+        stopped.clone(),
+    ));
+    let callbacks = tokio::spawn(verification::sender::run(
+        state.engine.clone(),
+        state.store.clone(),
+        state.metrics.clone(),
+        stopped,
+    ));
+    let result = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop.send(true);
+    let _ = calls.await;
+    let _ = callbacks.await;
+    state.store.close().await;
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The binary: settings in, server up until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), BoxError> {
+    init_tracing(settings.log_format);
+    tracing::info!(settings = ?settings, "starting");
+    let state = AppState::new(settings).await?;
+    let listener = TcpListener::bind(state.settings.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The middleware every request passes: request id and Twilio's response headers, body and
+//! header limits, the request timeout, the request journal, one log line and the metrics.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::wire::sid::RequestSid;
+use crate::wire::Params;
+use crate::AppState;
+
+/// One Twilio API request as `GET /_emulator/requests` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JournalEntry {
+    pub request_id: String,
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub status: u16,
+    pub account_sid: Option<String>,
+    pub duration_ms: f64,
+}
+
+/// The most recent Twilio API requests, bounded in number.
+pub struct Journal {
+    capacity: usize,
+    entries: Mutex<VecDeque<JournalEntry>>,
+}
+
+impl Journal {
+    pub fn new(capacity: usize) -> Journal {
+        Journal {
+            capacity,
+            entries: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+        }
+    }
+
+    fn push(&self, entry: JournalEntry) {
+        if self.capacity == 0 {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            while entries.len() >= self.capacity {
+                entries.pop_front();
+            }
+            entries.push_back(entry);
+        }
+    }
+
+    /// Newest first, optionally for one account, at most `limit`.
+    pub fn recent(&self, account: Option<&str>, limit: usize) -> Vec<JournalEntry> {
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .rev()
+            .filter(|e| account.is_none_or(|a| e.account_sid.as_deref() == Some(a)))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+static IN_FLIGHT: AtomicI64 = AtomicI64::new(0);
+
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> (InFlight, i64) {
+        (InFlight, IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The route a path belongs to, with SIDs replaced, for logs and metrics.
+pub fn route_of(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let stem = seg.split('.').next().unwrap_or(seg);
+            let is_sid = stem.len() == 34
+                && stem.as_bytes()[..2].iter().all(u8::is_ascii_uppercase)
+                && stem.as_bytes()[2..].iter().all(u8::is_ascii_hexdigit);
+            if is_sid {
+                format!("{{{}}}{}", &stem[..2], &seg[stem.len()..])
+            } else if seg.starts_with('+') || seg.starts_with("%2B") {
+                "{PhoneNumber}".to_string()
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
+}
+
+fn params_map(raw: &[u8]) -> BTreeMap<String, String> {
+    Params::parse(raw)
+        .map(|p| p.pairs().iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+const TWILIO_HEADERS: [(&str, &str); 9] = [
+    ("access-control-allow-origin", "*"),
+    (
+        "access-control-allow-headers",
+        "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since, Idempotency-Key",
+    ),
+    ("access-control-allow-methods", "GET, POST, DELETE, OPTIONS"),
+    ("access-control-expose-headers", "ETag"),
+    ("access-control-allow-credentials", "true"),
+    ("x-powered-by", "AT-5000"),
+    ("x-shenanigans", "none"),
+    ("x-home-region", "us1"),
+    ("x-api-domain", "api.twilio.com"),
+];
+
+pub async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (_guard, concurrent) = InFlight::enter();
+    let request_id = RequestSid::generate();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let route = route_of(&path);
+    let twilio = path.starts_with("/2010-04-01");
+    let settings = &app.settings;
+
+    let response = if header_bytes(request.headers()) > settings.max_header_bytes {
+        (
+            None,
+            ApiError::new(
+                axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                20001,
+                format!(
+                    "The request headers are larger than the limit of {} bytes",
+                    settings.max_header_bytes
+                ),
+            )
+            .into_response(),
+        )
+    } else {
+        let (parts, body) = request.into_parts();
+        match axum::body::to_bytes(body, settings.max_body_bytes).await {
+            Err(_) => (
+                None,
+                ApiError::payload_too_large(settings.max_body_bytes).into_response(),
+            ),
+            Ok(bytes) => {
+                let body_params = twilio.then(|| params_map(&bytes));
+                let request = Request::from_parts(parts, Body::from(bytes));
+                let timeout = Duration::from_millis(settings.request_timeout_ms);
+                let response = match tokio::time::timeout(timeout, next.run(request)).await {
+                    Ok(response) => response,
+                    Err(_) => ApiError::timeout().into_response(),
+                };
+                (body_params, response)
+            }
+        }
+    };
+    let (body_params, mut response) = response;
+
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(HeaderName::from_static("twilio-request-id"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}", elapsed.as_secs_f64())) {
+        headers.insert(HeaderName::from_static("twilio-request-duration"), v);
+    }
+    headers.insert(
+        HeaderName::from_static("twilio-concurrent-requests"),
+        HeaderValue::from(concurrent),
+    );
+    for (name, value) in TWILIO_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+
+    let account_sid = path
+        .strip_prefix("/2010-04-01/Accounts/")
+        .and_then(|rest| rest.split('/').next())
+        .map(|a| a.split('.').next().unwrap_or(a).to_string());
+    if twilio {
+        app.journal.push(JournalEntry {
+            request_id: request_id.to_string(),
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            method: method.to_string(),
+            path: path.clone(),
+            query: params_map(query.as_bytes()),
+            params: body_params.unwrap_or_default(),
+            status,
+            account_sid: account_sid.clone(),
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+        });
+    }
+    app.metrics
+        .request(method.as_str(), &route, status, elapsed.as_secs_f64());
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = format!("{:.2}", elapsed.as_secs_f64() * 1000.0),
+        request_id = %request_id,
+        "request"
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_hide_sids() {
+        assert_eq!(
+            route_of("/2010-04-01/Accounts/ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/OutgoingCallerIds/PNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json"),
+            "/2010-04-01/Accounts/{AC}/OutgoingCallerIds/{PN}.json"
+        );
+        assert_eq!(route_of("/_emulator/health"), "/_emulator/health");
+    }
+
+    #[test]
+    fn journal_is_bounded() {
+        let j = Journal::new(2);
+        for i in 0..5 {
+            j.push(JournalEntry {
+                request_id: i.to_string(),
+                at: String::new(),
+                method: "GET".into(),
+                path: "/".into(),
+                query: BTreeMap::new(),
+                params: BTreeMap::new(),
+                status: 200,
+                account_sid: None,
+                duration_ms: 0.0,
+            });
+        }
+        let recent = j.recent(None, 10);
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].request_id, "4");
+    }
+}

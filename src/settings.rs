@@ -1,0 +1,167 @@
+//! Every setting: a command-line flag and an environment variable of the same meaning.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, ValueEnum};
+
+/// The built-in development account, there when no account is configured.
+pub const DEV_ACCOUNT_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub const DEV_AUTH_TOKEN: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A local, stateful emulator of Twilio's Outgoing Caller IDs and validation-request API.
+#[derive(Clone, Parser)]
+#[command(name = "callerid-emulator", version, about)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "CALLERID_LISTEN", default_value = "127.0.0.1:4015")]
+    pub listen: SocketAddr,
+
+    /// SQLite database: `sqlite://rel.db`, `sqlite:///abs/path.db`, or `sqlite::memory:`.
+    /// Created if missing.
+    #[arg(
+        long,
+        env = "CALLERID_DATABASE_URL",
+        default_value = "sqlite://callerid-emulator.db"
+    )]
+    pub database_url: String,
+
+    /// An account as `AccountSid:AuthToken`; repeat the flag, or separate with commas in the
+    /// environment variable. With none, the development account
+    /// ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa exists.
+    #[arg(long = "account", env = "CALLERID_ACCOUNTS", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+
+    /// Real seconds per simulated second for CallDelay, ringing and keypad time: 1 is real
+    /// time, 0 makes every simulated wait instant.
+    #[arg(long, env = "CALLERID_TIME_SCALE", default_value_t = 1.0)]
+    pub time_scale: f64,
+
+    /// Seconds a `manual` verification call waits for digits posted to the control API
+    /// (real time, not scaled).
+    #[arg(long, env = "CALLERID_MANUAL_DIGITS_TIMEOUT", default_value_t = 60)]
+    pub manual_digits_timeout: u64,
+
+    /// Timeout of one StatusCallback attempt, in milliseconds.
+    #[arg(long, env = "CALLERID_CALLBACK_TIMEOUT_MS", default_value_t = 15_000)]
+    pub callback_timeout_ms: u64,
+
+    /// StatusCallback attempts in all (Twilio makes one).
+    #[arg(long, env = "CALLERID_CALLBACK_ATTEMPTS", default_value_t = 1)]
+    pub callback_attempts: u32,
+
+    /// Milliseconds before the second StatusCallback attempt; doubled for each one after.
+    #[arg(
+        long,
+        env = "CALLERID_CALLBACK_RETRY_DELAY_MS",
+        default_value_t = 1_000
+    )]
+    pub callback_retry_delay_ms: u64,
+
+    /// Serve the control API under /_emulator.
+    #[arg(
+        long,
+        env = "CALLERID_CONTROL_API",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub control_api: bool,
+
+    /// When set, the control API requires `Authorization: Bearer <token>`.
+    #[arg(long, env = "CALLERID_CONTROL_TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "CALLERID_MAX_BODY_BYTES", default_value_t = 65_536)]
+    pub max_body_bytes: usize,
+
+    /// Largest total size of the request headers accepted, in bytes; larger ones get 431.
+    #[arg(long, env = "CALLERID_MAX_HEADER_BYTES", default_value_t = 16_384)]
+    pub max_header_bytes: usize,
+
+    /// Milliseconds a request may take before it is answered with 408.
+    #[arg(long, env = "CALLERID_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// How many recent Twilio API requests GET /_emulator/requests keeps.
+    #[arg(long, env = "CALLERID_REQUEST_JOURNAL_SIZE", default_value_t = 1_000)]
+    pub request_journal_size: usize,
+
+    /// Connections in the read pool (writes always go through one connection).
+    #[arg(long, env = "CALLERID_READ_CONNECTIONS", default_value_t = 4)]
+    pub read_connections: u32,
+
+    /// Log format.
+    #[arg(long, env = "CALLERID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let accounts: Vec<&str> = self
+            .accounts
+            .iter()
+            .map(|a| a.split(':').next().unwrap_or(""))
+            .collect();
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("accounts", &accounts)
+            .field("time_scale", &self.time_scale)
+            .field("control_api", &self.control_api)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// The settings with every default, for tests and embedding: an in-memory database.
+    pub fn for_tests() -> Settings {
+        let mut s = Settings::parse_from(["callerid-emulator"]);
+        s.database_url = "sqlite::memory:".into();
+        s.time_scale = 0.0;
+        s
+    }
+
+    /// The configured accounts as (sid, token), or the development account when none is.
+    pub fn parsed_accounts(&self) -> Result<Vec<(String, String)>, String> {
+        if self.accounts.is_empty() {
+            return Ok(vec![(DEV_ACCOUNT_SID.into(), DEV_AUTH_TOKEN.into())]);
+        }
+        self.accounts
+            .iter()
+            .map(|a| {
+                let (sid, token) = a.trim().split_once(':').ok_or_else(|| {
+                    "an account must be given as AccountSid:AuthToken".to_string()
+                })?;
+                if crate::wire::sid::AccountSid::parse(sid).is_none() {
+                    return Err(format!("{sid:?} is not an AccountSid (AC + 32 hex digits)"));
+                }
+                if token.is_empty() {
+                    return Err(format!("account {sid} has an empty auth token"));
+                }
+                Ok((sid.to_string(), token.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.time_scale.is_finite() && self.time_scale >= 0.0) {
+            return Err("--time-scale must be a number from 0 up".into());
+        }
+        if self.callback_attempts == 0 {
+            return Err("--callback-attempts must be at least 1".into());
+        }
+        self.parsed_accounts().map(|_| ())
+    }
+}
