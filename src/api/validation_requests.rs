@@ -46,19 +46,20 @@ impl NewValidationRequest {
             }
             None => phone.formatted(),
         };
-        let call_delay =
-            match nonempty("CallDelay")? {
-                None => 0,
-                Some(raw) => match raw.trim().parse::<i64>() {
-                    Ok(n) if (0..=60).contains(&n) => n,
-                    _ => return Err(ApiError::bad_request(
+        let call_delay = match nonempty("CallDelay")? {
+            None => 0,
+            Some(raw) => match raw.trim().parse::<i64>() {
+                Ok(n) if (0..=60).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::bad_request(
                         21454,
                         format!(
                             "CallDelay must be a whole number of seconds from 0 to 60, not {raw:?}"
                         ),
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         let extension = match nonempty("Extension")? {
             None => None,
             Some(ext) => {
