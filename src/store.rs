@@ -373,7 +373,8 @@ impl Store {
         now: i64,
     ) -> Result<Option<CallerId>, sqlx::Error> {
         let mut tx = self.write.begin().await?;
-        // fetch_all rather than fetch_optional: see the WAL-checkpoint note in README.md.
+        // fetch_all rather than fetch_optional: an UPDATE … RETURNING left unfinished by
+        // fetch_optional keeps its statement open, which was measured to stall WAL checkpoints.
         let mut rows: Vec<CallerId> = match friendly_name {
             Some(name) => {
                 sqlx::query_as(
@@ -646,7 +647,8 @@ impl Store {
             .await
     }
 
-    /// Moves `call` on, provided it is still in the status and step it was read in. On
+    /// Moves `call` on, provided it is still in the status, step and digits it was read in
+    /// (digits keyed meanwhile make the scheduler read the call again). On
     /// success the caller ID is created here; if the number got verified meanwhile (through
     /// the control API), the call ends as a failed verification instead. The callback, if
     /// any, is queued in the same transaction.
@@ -682,7 +684,7 @@ impl Store {
              next_action_at = ?, start_time = COALESCE(?, start_time), end_time = COALESCE(?, end_time),
              duration = COALESCE(?, duration), digits = COALESCE(?, digits),
              outgoing_caller_id_sid = ?, date_updated = ?
-             WHERE sid = ? AND status = ? AND next_action_at IS ?",
+             WHERE sid = ? AND status = ? AND next_action_at IS ? AND digits IS ?",
         )
         .bind(update.status)
         .bind(verification)
@@ -696,6 +698,7 @@ impl Store {
         .bind(&call.sid)
         .bind(&call.status)
         .bind(call.next_action_at)
+        .bind(&call.digits)
         .execute(&mut *tx)
         .await?
         .rows_affected();

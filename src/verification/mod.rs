@@ -107,15 +107,21 @@ impl Engine {
                 return;
             }
             let now = wire::now_millis();
+            let mut healthy = true;
             match store.due_calls(now, 256).await {
                 Ok(due) => {
                     for call in due {
-                        self.advance(&store, &metrics, &call).await;
+                        healthy &= self.advance(&store, &metrics, &call).await;
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "could not read due calls"),
+                Err(e) => {
+                    healthy = false;
+                    tracing::warn!(error = %e, "could not read due calls");
+                }
             }
             let wait = match store.next_call_due().await {
+                // After a database error, back off rather than spin on the same call.
+                Ok(_) | Err(_) if !healthy => 250,
                 Ok(Some(at)) => (at - wire::now_millis()).clamp(0, 1_000),
                 Ok(None) => 1_000,
                 Err(_) => 250,
@@ -131,7 +137,8 @@ impl Engine {
         }
     }
 
-    async fn advance(&self, store: &Store, metrics: &Metrics, call: &Call) {
+    /// Takes the call's next step; `false` when the database failed.
+    async fn advance(&self, store: &Store, metrics: &Metrics, call: &Call) -> bool {
         let behavior = Behavior::parse(&call.behavior).unwrap_or(Behavior::CorrectCode);
         let now = wire::now_millis();
         let step = machine::next_step(call, behavior, &self.timing, now);
@@ -158,7 +165,11 @@ impl Engine {
                 }
             }
             Ok(Applied::Stale) => {}
-            Err(e) => tracing::warn!(call_sid = %call.sid, error = %e, "could not move call on"),
+            Err(e) => {
+                tracing::warn!(call_sid = %call.sid, error = %e, "could not move call on");
+                return false;
+            }
         }
+        true
     }
 }
