@@ -17,7 +17,6 @@ use crate::wire::{self, xml_opt, Format, PhoneNumber};
 #[derive(Serialize)]
 struct CallJson {
     account_sid: String,
-    annotation: Option<String>,
     answered_by: Option<String>,
     api_version: &'static str,
     caller_name: Option<String>,
@@ -103,7 +102,6 @@ fn body(call: &Call, format: Format) -> Vec<u8> {
     match format {
         Format::Json => wire::to_json(&CallJson {
             account_sid: call.account_sid.clone(),
-            annotation: None,
             answered_by: None,
             api_version: "2010-04-01",
             caller_name: None,
