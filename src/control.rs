@@ -525,13 +525,19 @@ struct JournalQuery {
 
 fn journal_query(uri: &Uri) -> Result<JournalQuery, ApiError> {
     let params = Params::parse(uri.query().unwrap_or("").as_bytes())?;
-    let account = match params.get("account_sid")? {
+    // The snake_case names, or Twilio's own PascalCase ones.
+    let either = |a: &str, b: &str| -> Result<Option<String>, ApiError> {
+        Ok(params.get(a)?.or(params.get(b)?).map(String::from))
+    };
+    let account_sid = either("account_sid", "AccountSid")?;
+    let call_sid = either("call_sid", "CallSid")?;
+    let account = match account_sid.as_deref() {
         None => None,
         Some(raw) => Some(AccountSid::parse(raw).ok_or_else(|| {
             ApiError::invalid_parameter(format!("account_sid {raw:?} is not an AccountSid"))
         })?),
     };
-    let call = match params.get("call_sid")? {
+    let call = match call_sid.as_deref() {
         None => None,
         Some(raw) => Some(CallSid::parse(raw).ok_or_else(|| {
             ApiError::invalid_parameter(format!("call_sid {raw:?} is not a CallSid"))
