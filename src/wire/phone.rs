@@ -28,7 +28,11 @@ impl PhoneNumber {
         {
             return None;
         }
-        let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), input).ok()?;
+        // International input is parsed without a default region: with US as the region the
+        // crate strips a leading `1` (the US national prefix) from any country's national
+        // number, turning +33 1 42 68 53 00 into +33 42 68 53 00.
+        let region = (!input.starts_with('+')).then_some(phonenumber::country::Id::US);
+        let parsed = phonenumber::parse(region, input).ok()?;
         if parsed.extension().is_some() {
             return None;
         }
@@ -104,6 +108,9 @@ mod tests {
         assert_eq!(e164("+15558675310").as_deref(), Some("+15558675310"));
         assert_eq!(e164("+442071838750").as_deref(), Some("+442071838750"));
         assert_eq!(e164("+4759440374").as_deref(), Some("+4759440374"));
+        // A national number starting with 1 keeps it.
+        assert_eq!(e164("+33142685300").as_deref(), Some("+33142685300"));
+        assert_eq!(e164("+4915123456789").as_deref(), Some("+4915123456789"));
     }
 
     #[test]
