@@ -230,17 +230,24 @@ impl Store {
 
     // ---- accounts and keys ----------------------------------------------------------------
 
-    /// Makes `accounts` exactly the set of configured accounts (others made through the
-    /// control API stay as they are).
+    /// Makes `accounts` exactly the set of configured accounts: an account configured on an
+    /// earlier start but not now (the development account, once accounts are configured) is
+    /// removed with its data; accounts made through the control API stay as they are.
     pub async fn sync_configured_accounts(
         &self,
         accounts: &[(AccountSid, String, String)],
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE accounts SET configured = 0")
-            .execute(&mut *tx)
-            .await?;
+        let mut keep = QueryBuilder::<Sqlite>::new(
+            "DELETE FROM accounts WHERE configured = 1 AND sid NOT IN (",
+        );
+        let mut list = keep.separated(", ");
+        for (sid, _, _) in accounts {
+            list.push_bind(sid.as_str());
+        }
+        list.push_unseparated(")");
+        keep.build().execute(&mut *tx).await?;
         for (sid, token, name) in accounts {
             sqlx::query(
                 "INSERT INTO accounts (sid, auth_token, friendly_name, configured, date_created)
@@ -347,6 +354,14 @@ impl Store {
         sqlx::query_as("SELECT * FROM outgoing_caller_ids WHERE sid = ? AND account_sid = ?")
             .bind(sid.as_str())
             .bind(account.as_str())
+            .fetch_optional(&self.read)
+            .await
+    }
+
+    /// The account owning a caller-ID sid, if the sid exists.
+    pub async fn caller_id_owner(&self, sid: &CallerIdSid) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT account_sid FROM outgoing_caller_ids WHERE sid = ?")
+            .bind(sid.as_str())
             .fetch_optional(&self.read)
             .await
     }

@@ -2082,3 +2082,28 @@ async fn twilio_response_headers_on_every_response() {
     }
     assert_eq!(ids.len(), replies.len(), "request ids are unique");
 }
+
+#[tokio::test]
+async fn a_page_token_naming_another_accounts_caller_id_is_21481() {
+    let app = TestApp::spawn().await;
+    let other = new_account(&app).await;
+    let foreign = sid_of(&seed_in(&app, &other.sid, "+14155550150", None).await);
+    seed_in(&app, SID, "+14155550151", None).await;
+    let reply = send(own(
+        &app,
+        &dev(),
+        Method::GET,
+        &format!("/OutgoingCallerIds.json?Page=1&PageToken=PA{foreign}"),
+    ))
+    .await;
+    json_error(&reply, 400, 21481);
+    // The other account may page with it.
+    let reply = send(own(
+        &app,
+        &other,
+        Method::GET,
+        &format!("/OutgoingCallerIds.json?Page=1&PageToken=PB{foreign}"),
+    ))
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}

@@ -425,3 +425,24 @@ async fn a_bad_account_setting_stops_start_up_with_a_message() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_account_no_longer_configured_is_gone_after_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = ["--database-url", "sqlite://accounts.db"];
+    let first = Emulator::start(dir.path(), &db, &[]).await;
+    assert_eq!(first.list(DEV_SID, DEV_SID, DEV_TOKEN).await.0, 200);
+    let (exit, logs) = first.terminate().await;
+    assert!(exit.success(), "{logs}");
+
+    let a = "AC33333333333333333333333333333333";
+    let account = format!("{a}:token-c");
+    let args = [db[0], db[1], "--account", account.as_str()];
+    let second = Emulator::start(dir.path(), &args, &[]).await;
+    assert_eq!(second.list(a, a, "token-c").await.0, 200);
+    let (status, body) = second.list(DEV_SID, DEV_SID, DEV_TOKEN).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["message"], "Authentication Error - invalid username");
+    let (exit, logs) = second.terminate().await;
+    assert!(exit.success(), "{logs}");
+}

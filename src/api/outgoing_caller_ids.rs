@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{query_params, respond, Ctx};
 use crate::error::ApiError;
-use crate::store::{CallerId, ListFilter};
+use crate::store::{CallerId, Cursor, ListFilter};
 use crate::wire::paging::{token_of, PageRequest, UriBuilder};
 use crate::wire::sid::CallerIdSid;
 use crate::wire::{self, Format, Params, PhoneNumber, Suffix};
@@ -197,6 +197,18 @@ struct ListXml<'a> {
 pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let query = query_params(ctx.uri)?;
     let paging = PageRequest::parse(&query)?;
+    // A token naming another account's caller ID is not a position in this list. (A token
+    // whose row was deleted still is: it marks where the page ended.)
+    if let Cursor::After(sid) | Cursor::Before(sid) = &paging.cursor {
+        if let Some(owner) = ctx.app.store.caller_id_owner(sid).await? {
+            if owner != ctx.account.as_str() {
+                return Err(ApiError::bad_request(
+                    21481,
+                    format!("Invalid PageToken: {} is not in this list", sid),
+                ));
+            }
+        }
+    }
     // The filters in the order the caller gave them, echoed into every paging URI.
     let mut filters: Vec<(&str, &str)> = Vec::new();
     for (name, value) in query.pairs() {
