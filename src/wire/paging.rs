@@ -34,10 +34,14 @@ impl PageRequest {
         };
         let page = match query.get("Page")? {
             None | Some("") => 0,
-            Some(raw) => raw.trim().parse::<u32>().map_err(|_| {
-                ApiError::invalid_parameter(format!(
-                    "Page must be a whole number from 0, not {raw:?}"
-                ))
+            Some(raw) => raw.trim().parse::<u32>().map_err(|e| {
+                // A whole number too large for a page index is still a whole number: say so.
+                ApiError::invalid_parameter(match e.kind() {
+                    std::num::IntErrorKind::PosOverflow => {
+                        format!("Page must be at most {}, not {raw:?}", u32::MAX)
+                    }
+                    _ => format!("Page must be a whole number from 0, not {raw:?}"),
+                })
             })?,
         };
         let cursor = match query.get("PageToken")? {
@@ -134,6 +138,10 @@ mod tests {
         assert_eq!(parse("PageSize=x").map_err(|e| e.code).err(), Some(20001));
         assert_eq!(parse("Page=2").map_err(|e| e.code).err(), Some(20001));
         assert_eq!(parse("Page=-1").map_err(|e| e.code).err(), Some(20001));
+        let huge = parse("Page=68135572953175832&PageToken=PAPN0123456789abcdef0123456789abcdef");
+        assert!(huge
+            .err()
+            .is_some_and(|e| e.message.contains("at most 4294967295")));
         assert_eq!(
             parse("PageToken=PAxyz").map_err(|e| e.code).err(),
             Some(21481)
