@@ -41,29 +41,19 @@ pub async fn authenticate(
 ) -> Result<AccountSid, ApiError> {
     let (user, password) =
         basic_credentials(headers).ok_or(ApiError::unauthenticated(AuthFailure::NoCredentials))?;
-    let owner = if user.starts_with("AC") {
-        let account = store
-            .account(&user)
-            .await?
-            .ok_or(ApiError::unauthenticated(AuthFailure::InvalidUsername))?;
-        if !same_secret(&account.auth_token, &password) {
-            return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
-        }
-        account.sid
-    } else if user.starts_with("SK") {
-        let key = store
-            .api_key(&user)
-            .await?
-            .ok_or(ApiError::unauthenticated(AuthFailure::InvalidUsername))?;
-        if !same_secret(&key.secret, &password) {
-            return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
-        }
-        key.account_sid
-    } else {
+    if !(user.starts_with("AC") || user.starts_with("SK")) {
         return Err(ApiError::unauthenticated(AuthFailure::InvalidUsername));
-    };
+    }
+    // An account's auth token or an API key's secret, cached by the store.
+    let credential = store
+        .credential(&user)
+        .await?
+        .ok_or(ApiError::unauthenticated(AuthFailure::InvalidUsername))?;
+    if !same_secret(&credential.secret, &password) {
+        return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
+    }
     match AccountSid::parse(path_account) {
-        Some(sid) if sid.as_str() == owner => Ok(sid),
+        Some(sid) if sid.as_str() == credential.account_sid => Ok(sid),
         _ => Err(ApiError::unauthenticated(AuthFailure::WrongPassword)),
     }
 }

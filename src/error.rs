@@ -113,7 +113,8 @@ impl ApiError {
         format!("https://www.twilio.com/docs/errors/{}", self.code)
     }
 
-    /// The error body in the given format.
+    /// The error body in the given format. Characters XML 1.0 cannot carry (control characters
+    /// echoed from a client's input) become U+FFFD, so the document always parses.
     pub fn body(&self, format: Format) -> Vec<u8> {
         match format {
             Format::Json => wire::to_json(&JsonError {
@@ -127,7 +128,7 @@ impl ApiError {
                 rest_exception: XmlException {
                     code: self.code,
                     detail: self.detail.as_deref(),
-                    message: &self.message,
+                    message: &wire::xml_safe(&self.message),
                     more_info: self.more_info(),
                     status: self.status.as_u16(),
                 },

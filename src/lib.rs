@@ -95,6 +95,10 @@ async fn not_found(uri: Uri) -> impl IntoResponse {
     ApiError::not_found(uri.path())
 }
 
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::method_not_allowed()
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     ApiError::internal("a request handler panicked").into_response()
 }
@@ -108,6 +112,7 @@ pub fn app(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))

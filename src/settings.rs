@@ -34,7 +34,12 @@ pub struct Settings {
     /// An account as `AccountSid:AuthToken`; repeat the flag, or separate with commas in the
     /// environment variable. With none, the development account
     /// ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa exists.
-    #[arg(long = "account", env = "CALLERID_ACCOUNTS", value_delimiter = ',')]
+    #[arg(
+        long = "account",
+        env = "CALLERID_ACCOUNTS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub accounts: Vec<String>,
 
     /// Real seconds per simulated second for CallDelay, ringing and keypad time: 1 is real

@@ -2,7 +2,10 @@
 //! writes through a pool of exactly one connection, so writers queue in the process instead of
 //! meeting SQLITE_BUSY, and every request's write is one transaction.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -19,7 +22,28 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
+    credentials: Arc<CredentialCache>,
 }
+
+/// What authenticates a username (an AccountSid or an API key sid): its secret and the account
+/// it acts for.
+#[derive(Debug)]
+pub struct Credential {
+    pub secret: String,
+    pub account_sid: String,
+}
+
+/// Credentials by username, read from the database on first use and kept until an account or
+/// key changes, so that authenticating a request costs no query. `generation` moves on with
+/// every change, so a lookup that raced with a change does not cache what it read.
+#[derive(Default)]
+struct CredentialCache {
+    generation: AtomicU64,
+    map: RwLock<HashMap<String, Arc<Credential>>>,
+}
+
+/// The most usernames the credential cache holds.
+const CREDENTIAL_CACHE_LIMIT: usize = 10_000;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Account {
@@ -192,6 +216,7 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options)
@@ -199,17 +224,26 @@ impl Store {
             Store {
                 read: pool.clone(),
                 write: pool,
+                credentials: Arc::default(),
             }
         } else {
+            // No ping before each acquire: a SQLite connection cannot go stale, and the ping is
+            // a round trip to the connection's thread that doubled the cost of a fetch.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(read_connections.max(1))
+                .test_before_acquire(false)
                 .connect_with(options.read_only(true))
                 .await?;
-            Store { read, write }
+            Store {
+                read,
+                write,
+                credentials: Arc::default(),
+            }
         };
         MIGRATOR.run(&store.write).await?;
         Ok(store)
@@ -261,7 +295,55 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.credentials_changed();
+        Ok(())
+    }
+
+    /// The credential of an `AC…` or `SK…` username, from the cache when it is there.
+    pub async fn credential(&self, user: &str) -> Result<Option<Arc<Credential>>, sqlx::Error> {
+        if let Some(hit) = self
+            .credentials
+            .map
+            .read()
+            .ok()
+            .and_then(|map| map.get(user).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let generation = self.credentials.generation.load(Ordering::Acquire);
+        let found = if user.starts_with("AC") {
+            self.account(user).await?.map(|a| Credential {
+                secret: a.auth_token,
+                account_sid: a.sid,
+            })
+        } else if user.starts_with("SK") {
+            self.api_key(user).await?.map(|k| Credential {
+                secret: k.secret,
+                account_sid: k.account_sid,
+            })
+        } else {
+            None
+        };
+        let Some(found) = found.map(Arc::new) else {
+            return Ok(None);
+        };
+        if let Ok(mut map) = self.credentials.map.write() {
+            if self.credentials.generation.load(Ordering::Acquire) == generation
+                && map.len() < CREDENTIAL_CACHE_LIMIT
+            {
+                map.insert(user.to_string(), found.clone());
+            }
+        }
+        Ok(Some(found))
+    }
+
+    /// Forgets every cached credential; called after any write to accounts or keys commits.
+    fn credentials_changed(&self) {
+        if let Ok(mut map) = self.credentials.map.write() {
+            self.credentials.generation.fetch_add(1, Ordering::AcqRel);
+            map.clear();
+        }
     }
 
     pub async fn account(&self, sid: &str) -> Result<Option<Account>, sqlx::Error> {
@@ -291,7 +373,10 @@ impl Store {
         .execute(&self.write)
         .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.credentials_changed();
+                Ok(true)
+            }
             Err(e) if is_unique_violation(&e) => Ok(false),
             Err(e) => Err(e),
         }
@@ -308,6 +393,7 @@ impl Store {
             .rows_affected()
             > 0;
         tx.commit().await?;
+        self.credentials_changed();
         Ok(done)
     }
 
@@ -322,8 +408,9 @@ impl Store {
         .bind(&key.friendly_name)
         .bind(key.date_created)
         .execute(&self.write)
-        .await
-        .map(|_| ())
+        .await?;
+        self.credentials_changed();
+        Ok(())
     }
 
     /// Wipes every caller ID, call, callback, key and non-configured account.
@@ -341,7 +428,9 @@ impl Store {
         ] {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.credentials_changed();
+        Ok(())
     }
 
     // ---- caller IDs -----------------------------------------------------------------------
@@ -387,7 +476,8 @@ impl Store {
         friendly_name: Option<&str>,
         now: i64,
     ) -> Result<Option<CallerId>, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
+        // One statement in autocommit mode: as atomic as an explicit transaction, without the
+        // BEGIN and COMMIT round trips to the writer's thread.
         // fetch_all rather than fetch_optional: an UPDATE … RETURNING left unfinished by
         // fetch_optional keeps its statement open, which was measured to stall WAL checkpoints.
         let mut rows: Vec<CallerId> = match friendly_name {
@@ -400,7 +490,7 @@ impl Store {
                 .bind(now)
                 .bind(sid.as_str())
                 .bind(account.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.write)
                 .await?
             }
             None => {
@@ -409,11 +499,10 @@ impl Store {
                 )
                 .bind(sid.as_str())
                 .bind(account.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&self.read)
                 .await?
             }
         };
-        tx.commit().await?;
         Ok(rows.pop())
     }
 

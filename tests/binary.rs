@@ -446,3 +446,22 @@ async fn an_account_no_longer_configured_is_gone_after_a_restart() {
     let (exit, logs) = second.terminate().await;
     assert!(exit.success(), "{logs}");
 }
+
+#[test]
+fn help_never_shows_tokens_from_the_environment() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_callerid-emulator"))
+        .arg("--help")
+        .env(
+            "CALLERID_ACCOUNTS",
+            "AC44444444444444444444444444444444:help-secret-token",
+        )
+        .env("CALLERID_CONTROL_TOKEN", "help-control-token")
+        .output()
+        .expect("run --help");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("--account"), "{text}");
+    assert!(text.contains("--time-scale"), "{text}");
+    assert!(!text.contains("help-secret-token"), "{text}");
+    assert!(!text.contains("help-control-token"), "{text}");
+}

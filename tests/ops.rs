@@ -136,8 +136,8 @@ async fn health_and_metrics() {
         .starts_with("text/plain"));
     let text = response.text().await.expect("text");
     for line in [
-        "callerid_http_requests_total{method=\"POST\",route=\"/2010-04-01/Accounts/{AC}/OutgoingCallerIds.json\",status=\"200\"} 1",
-        "callerid_http_requests_total{method=\"GET\",route=\"/2010-04-01/Accounts/{AC}/OutgoingCallerIds/{PN}.json\",status=\"404\"} 1",
+        "callerid_http_requests_total{method=\"POST\",route=\"/2010-04-01/Accounts/{account}/{list}\",status=\"200\"} 1",
+        "callerid_http_requests_total{method=\"GET\",route=\"/2010-04-01/Accounts/{account}/OutgoingCallerIds/{sid}\",status=\"404\"} 1",
         "callerid_validation_requests_total 1",
         "callerid_calls_ended_total{status=\"completed\"} 1",
         "callerid_pending_calls 0",
@@ -172,4 +172,103 @@ async fn health_and_metrics_stay_open_when_the_control_api_is_protected() {
         .expect("send");
     assert_eq!(reset.status(), 401);
     assert_eq!(json_of(reset).await["code"], 20003);
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|s| s.request_timeout_ms = 300).await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /2010-04-01/Accounts/{SID}/OutgoingCallerIds.json HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nPhone"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+        .await
+        .expect("the server answers a stalled body")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\": 20001"), "{text}");
+}
+
+#[tokio::test]
+async fn unsupported_methods_on_the_control_api_get_twilio_405() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/_emulator/accounts"),
+        (reqwest::Method::DELETE, "/_emulator/reset"),
+        (reqwest::Method::POST, "/_emulator/health"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 405, "{method} {path}");
+        let body = json_of(response).await;
+        assert_eq!(body["code"], 20004, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_share_one_metrics_label() {
+    let app = TestApp::spawn().await;
+    for i in 0..3 {
+        let status = app
+            .client
+            .get(app.url(&format!("/random-{i}/x")))
+            .send()
+            .await
+            .expect("send")
+            .status();
+        assert_eq!(status, 404);
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(!text.contains("random-"), "{text}");
+    assert!(
+        text.contains(
+            "callerid_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 3"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn control_characters_never_reach_xml() {
+    let app = TestApp::spawn().await;
+    // A FriendlyName XML cannot carry is refused ...
+    let response = app
+        .post_form(
+            &app.api("/OutgoingCallerIds.json"),
+            &[("PhoneNumber", "+14155550190"), ("FriendlyName", "a\u{1}b")],
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_of(response).await["code"], 20001);
+    // ... and input echoed into an XML error message is made safe.
+    let response = app
+        .post_form(&app.api("/OutgoingCallerIds"), &[("PhoneNumber", "1\u{1}")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.expect("text");
+    assert!(text.contains("<Code>21421</Code>"), "{text}");
+    assert!(!text.contains('\u{1}'), "{text:?}");
+    assert!(text.contains('\u{FFFD}'), "{text:?}");
 }

@@ -23,6 +23,11 @@ pub fn check_friendly_name(name: &str) -> Result<(), ApiError> {
             "FriendlyName must not be empty".to_string(),
         ));
     }
+    if !name.chars().all(|c| wire::xml_char(c) && !c.is_control()) {
+        return Err(ApiError::invalid_parameter(
+            "FriendlyName must not contain control characters".to_string(),
+        ));
+    }
     if chars > MAX_FRIENDLY_NAME {
         return Err(ApiError::invalid_parameter(format!(
             "FriendlyName must be at most {MAX_FRIENDLY_NAME} characters long, not {chars}"

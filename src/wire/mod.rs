@@ -79,10 +79,43 @@ impl Suffix {
 /// Seconds since the Unix epoch as Twilio prints dates: RFC 2822 in GMT with a numeric zone,
 /// `Fri, 21 Aug 2009 00:11:24 +0000`.
 pub fn rfc2822(unix_seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(unix_seconds, 0)
-        .unwrap_or_default()
-        .format("%a, %d %b %Y %H:%M:%S +0000")
-        .to_string()
+    use chrono::{Datelike, Timelike};
+    // Written byte by byte: chrono's `format` parses its pattern on every call, which was a
+    // tenth of the CPU time of a 50-row list, and `write!` half of what remained.
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    fn two_digits(out: &mut String, n: u32) {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    }
+    let t = chrono::DateTime::from_timestamp(unix_seconds, 0).unwrap_or_default();
+    let mut out = String::with_capacity(31);
+    out.push_str(DAYS[t.weekday().num_days_from_monday() as usize]);
+    out.push_str(", ");
+    two_digits(&mut out, t.day());
+    out.push(' ');
+    out.push_str(MONTHS[t.month0() as usize]);
+    out.push(' ');
+    match u32::try_from(t.year()) {
+        Ok(year) if year <= 9999 => {
+            two_digits(&mut out, year / 100);
+            two_digits(&mut out, year % 100);
+        }
+        _ => {
+            use std::fmt::Write;
+            let _ = write!(out, "{:04}", t.year());
+        }
+    }
+    out.push(' ');
+    two_digits(&mut out, t.hour());
+    out.push(':');
+    two_digits(&mut out, t.minute());
+    out.push(':');
+    two_digits(&mut out, t.second());
+    out.push_str(" +0000");
+    out
 }
 
 /// Now, in milliseconds since the Unix epoch.
@@ -148,6 +181,24 @@ pub fn to_xml<T: Serialize>(value: &T) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Whether XML 1.0 can carry `c` at all (no escape exists for the others).
+pub fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `s` with every character XML cannot carry replaced by U+FFFD.
+pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().all(xml_char) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| if xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
 /// Serializes an absent value as an empty element or attribute (`<DateSent/>`,
 /// `nextpageuri=""`), which is how Twilio's XML says null.
 pub fn xml_opt<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -161,6 +212,16 @@ mod tests {
     #[test]
     fn dates_are_rfc2822_gmt() {
         assert_eq!(rfc2822(1_250_813_484), "Fri, 21 Aug 2009 00:11:24 +0000");
+        // Every weekday and month, leap days and the turn of a year, as chrono formats them.
+        let mut t = 946_684_799; // 1999-12-31 23:59:59
+        while t < 1_800_000_000 {
+            let chrono_form = chrono::DateTime::from_timestamp(t, 0)
+                .unwrap_or_default()
+                .format("%a, %d %b %Y %H:%M:%S +0000")
+                .to_string();
+            assert_eq!(rfc2822(t), chrono_form);
+            t += 86_400 * 13 + 3_607;
+        }
     }
 
     #[test]
