@@ -9,7 +9,7 @@ use crate::store::Store;
 use crate::wire::sid::AccountSid;
 
 /// Compares secrets in time independent of where they first differ.
-fn same_secret(a: &str, b: &str) -> bool {
+pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::api::outgoing_caller_ids::check_friendly_name;
+use crate::auth::same_secret;
 use crate::error::{ApiError, AuthFailure};
 use crate::metrics::Gauges;
 use crate::store::{Account, ApiKey};
@@ -66,14 +67,19 @@ async fn require_token(State(app): State<AppState>, request: Request, next: Next
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return ApiError {
+        if !given.is_some_and(|g| same_secret(g, token)) {
+            let mut response = ApiError {
                 message: "The control API requires Authorization: Bearer <control token>"
                     .to_string(),
                 detail: None,
                 ..ApiError::unauthenticated(AuthFailure::WrongPassword)
             }
             .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"callerid-emulator control API\""),
+            );
+            return response;
         }
     }
     next.run(request).await

@@ -161,8 +161,11 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.time_scale.is_finite() && self.time_scale >= 0.0) {
-            return Err("--time-scale must be a number from 0 up".into());
+        if !(self.time_scale.is_finite() && (0.0..=1000.0).contains(&self.time_scale)) {
+            return Err("--time-scale must be a number from 0 to 1000".into());
+        }
+        if self.manual_digits_timeout > 86_400 {
+            return Err("--manual-digits-timeout must be at most 86400 seconds".into());
         }
         if self.callback_attempts == 0 {
             return Err("--callback-attempts must be at least 1".into());

@@ -562,12 +562,30 @@ impl Store {
                 has_more_before: beyond,
             })
         } else {
+            // Rows up to the token's sid were the pages before (unless all were deleted).
+            let has_before = match cursor {
+                Cursor::After(sid) => self.any_up_to(account, filter, sid).await?,
+                _ => false,
+            };
             Ok(Page {
                 rows,
                 has_more_after: beyond,
-                has_more_before: !matches!(cursor, Cursor::Start),
+                has_more_before: has_before,
             })
         }
+    }
+
+    async fn any_up_to(
+        &self,
+        account: &AccountSid,
+        filter: &ListFilter<'_>,
+        sid: &CallerIdSid,
+    ) -> Result<bool, sqlx::Error> {
+        let mut q = filtered(account, filter, "SELECT sid FROM outgoing_caller_ids");
+        q.push(" AND sid <= ")
+            .push_bind(sid.as_str())
+            .push(" LIMIT 1");
+        Ok(!q.build().fetch_all(&self.read).await?.is_empty())
     }
 
     async fn any_from(

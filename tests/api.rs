@@ -2107,3 +2107,62 @@ async fn a_page_token_naming_another_accounts_caller_id_is_21481() {
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
+
+#[tokio::test]
+async fn a_forward_page_has_no_previous_link_when_every_earlier_row_is_gone() {
+    let app = TestApp::spawn().await;
+    let seeded: Vec<String> = {
+        let mut v = Vec::new();
+        for i in 0..4 {
+            v.push(sid_of(&seed_in(&app, SID, &phone(200 + i), None).await));
+        }
+        v
+    };
+    let first = list_page(
+        &app,
+        &dev(),
+        &path_of(SID, "/OutgoingCallerIds.json?PageSize=2"),
+    )
+    .await;
+    let next = first["next_page_uri"].as_str().expect("next").to_string();
+    let second = list_page(&app, &dev(), &next).await;
+    assert!(second["previous_page_uri"].is_string(), "{second}");
+    for sid in &seeded[..2] {
+        let reply = send(own(
+            &app,
+            &dev(),
+            Method::DELETE,
+            &format!("/OutgoingCallerIds/{sid}.json"),
+        ))
+        .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    }
+    let second = list_page(&app, &dev(), &next).await;
+    assert_eq!(sids(&second), seeded[2..].to_vec());
+    assert!(second["previous_page_uri"].is_null(), "{second}");
+}
+
+#[tokio::test]
+async fn the_control_token_challenge_is_bearer() {
+    let app = TestApp::spawn_with(|s| s.control_token = Some("tok".into())).await;
+    let reply = send(
+        app.client
+            .post(app.url("/_emulator/accounts"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.header("www-authenticate").starts_with("Bearer"),
+        "{:?}",
+        reply.headers
+    );
+    let reply = send(
+        app.client
+            .post(app.url("/_emulator/accounts"))
+            .bearer_auth("tok")
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+}

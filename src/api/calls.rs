@@ -83,7 +83,13 @@ struct CallXml {
     forwarded_from: Option<String>,
     #[serde(serialize_with = "xml_opt")]
     caller_name: Option<String>,
+    #[serde(serialize_with = "xml_opt")]
+    group_sid: Option<String>,
+    queue_time: &'static str,
+    #[serde(serialize_with = "xml_opt")]
+    trunk_sid: Option<String>,
     uri: String,
+    subresource_uris: BTreeMap<String, String>,
 }
 
 fn body(call: &Call, format: Format) -> Vec<u8> {
@@ -151,7 +157,11 @@ fn body(call: &Call, format: Format) -> Vec<u8> {
                 api_version: "2010-04-01",
                 forwarded_from: None,
                 caller_name: None,
+                group_sid: None,
+                queue_time: "0",
+                trunk_sid: None,
                 uri: path,
+                subresource_uris: BTreeMap::new(),
             },
         }),
     }

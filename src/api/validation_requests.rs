@@ -178,7 +178,7 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Response, ApiError
         status: "queued".to_string(),
         verification_status: None,
         digits: None,
-        next_action_at: Some(now + app.engine.timing.real_ms(request.call_delay as f64)),
+        next_action_at: Some(app.engine.timing.after(now, request.call_delay as f64)),
         outgoing_caller_id_sid: None,
         date_created: now,
         date_updated: now,
@@ -201,6 +201,9 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Response, ApiError
             ))
         }
         CreateCallOutcome::Created(created) => {
+            for _ in &created.superseded {
+                app.metrics.call_ended("canceled");
+            }
             if !created.superseded.is_empty() {
                 app.engine.wake_callbacks();
             }

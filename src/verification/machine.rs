@@ -93,9 +93,14 @@ impl Default for Timing {
 }
 
 impl Timing {
-    /// Real milliseconds for `seconds` of simulated time.
+    /// Real milliseconds for `seconds` of simulated time (saturating, as `as` casts do).
     pub fn real_ms(&self, seconds: f64) -> i64 {
         (seconds * self.time_scale * 1000.0).round() as i64
+    }
+
+    /// The real time `seconds` of simulated time after `now`.
+    pub fn after(&self, now: i64, seconds: f64) -> i64 {
+        now.saturating_add(self.real_ms(seconds))
     }
 }
 
@@ -156,19 +161,15 @@ pub fn next_step(call: &Call, behavior: Behavior, timing: &Timing, now: i64) -> 
         "queued" => match behavior {
             Behavior::Busy => Step::waiting(
                 "ringing",
-                now + timing.real_ms(timing.busy_seconds),
+                timing.after(now, timing.busy_seconds),
                 "dialing; the line is busy",
             ),
             Behavior::NoAnswer => Step::waiting(
                 "ringing",
-                now + timing.real_ms(timing.no_answer_seconds),
+                timing.after(now, timing.no_answer_seconds),
                 "ringing; nobody answers",
             ),
-            _ => Step::waiting(
-                "ringing",
-                now + timing.real_ms(timing.ring_seconds),
-                "ringing",
-            ),
+            _ => Step::waiting("ringing", timing.after(now, timing.ring_seconds), "ringing"),
         },
         "ringing" => match behavior {
             Behavior::Busy => Step::ended("busy", now, "the line was busy"),
@@ -177,7 +178,7 @@ pub fn next_step(call: &Call, behavior: Behavior, timing: &Timing, now: i64) -> 
                 let next = if call.digits.is_some() {
                     now
                 } else {
-                    now + timing.manual_timeout_ms
+                    now.saturating_add(timing.manual_timeout_ms)
                 };
                 Step {
                     start_time: Some(now),
@@ -192,7 +193,7 @@ pub fn next_step(call: &Call, behavior: Behavior, timing: &Timing, now: i64) -> 
                 let next = if call.digits.is_some() {
                     now
                 } else {
-                    now + timing.real_ms(timing.keypad_seconds)
+                    timing.after(now, timing.keypad_seconds)
                 };
                 Step {
                     start_time: Some(now),
