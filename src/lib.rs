@@ -71,6 +71,13 @@ impl AppState {
         store
             .sync_configured_accounts(&accounts, wire::now_millis() / 1000)
             .await?;
+        // Callbacks left `sending` were cut short by a crash: send them again.
+        let resumed = store
+            .resume_interrupted_callbacks(wire::now_millis())
+            .await?;
+        if resumed > 0 {
+            tracing::info!(callbacks = resumed, "resuming interrupted status callbacks");
+        }
         let timing = Timing {
             time_scale: settings.time_scale,
             manual_timeout_ms: (settings.manual_digits_timeout as i64).saturating_mul(1000),
@@ -81,12 +88,13 @@ impl AppState {
             attempts: settings.callback_attempts,
             retry_delay: Duration::from_millis(settings.callback_retry_delay_ms),
         };
+        let engine = Engine::new(timing, policy)?;
         Ok(AppState(Arc::new(Shared {
             journal: Journal::new(settings.request_journal_size),
             settings,
             store,
             metrics: Arc::new(Metrics::default()),
-            engine: Arc::new(Engine::new(timing, policy)),
+            engine: Arc::new(engine),
         })))
     }
 }
@@ -126,7 +134,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `state` on `listener`, with the call scheduler and the callback sender running,
-/// until `shutdown` resolves; then drains requests and stops the workers.
+/// until `shutdown` resolves; then drains requests, stops the workers (the sender waits for
+/// the callbacks in flight to be recorded) and closes the database.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,

@@ -887,28 +887,54 @@ impl Store {
 
     // ---- callbacks ------------------------------------------------------------------------
 
-    /// Takes up to `limit` due callbacks and leases them until `lease_until`, so that no other
-    /// pass delivers them meanwhile; a crash lets the lease run out and they are retried.
+    /// Takes up to `limit` due callbacks and marks them `sending` with no next attempt, so
+    /// that nothing claims them again while this process lives; [`Store::record_attempt`] sets
+    /// their next state. After a crash, [`Store::resume_interrupted_callbacks`] requeues them.
     pub async fn claim_due_callbacks(
         &self,
         now_ms: i64,
-        lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Callback>, sqlx::Error> {
         let mut tx = self.write.begin().await?;
         let rows: Vec<Callback> = sqlx::query_as(
-            "UPDATE callbacks SET next_attempt_at = ? WHERE id IN (
+            "UPDATE callbacks SET state = 'sending', next_attempt_at = NULL WHERE id IN (
                 SELECT id FROM callbacks WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
                 ORDER BY next_attempt_at LIMIT ?)
              RETURNING *",
         )
-        .bind(lease_until)
         .bind(now_ms)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// Requeues, due at `now_ms`, every callback left `sending`: its delivery was cut short by
+    /// a crash (a graceful shutdown waits for deliveries), so it is sent again, with the same
+    /// idempotency token. Call once at start-up, before the sender runs.
+    pub async fn resume_interrupted_callbacks(&self, now_ms: i64) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "UPDATE callbacks SET state = 'pending', next_attempt_at = ? WHERE state = 'sending'",
+        )
+        .bind(now_ms)
+        .execute(&self.write)
+        .await
+        .map(|done| done.rows_affected())
+    }
+
+    /// Puts a claimed callback back in the queue, due at `at`, without counting an attempt
+    /// (nothing was sent).
+    pub async fn requeue_callback(&self, id: i64, at: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE callbacks SET state = 'pending', next_attempt_at = ?
+             WHERE id = ? AND state = 'sending'",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.write)
+        .await
+        .map(|_| ())
     }
 
     pub async fn next_callback_due(&self) -> Result<Option<i64>, sqlx::Error> {
@@ -983,10 +1009,11 @@ impl Store {
         Ok(out)
     }
 
+    /// Callbacks delivered, failed, and not yet settled (`pending` or `sending`).
     pub async fn callback_counts(&self) -> Result<(i64, i64, i64), sqlx::Error> {
         sqlx::query_as(
             "SELECT COALESCE(SUM(state = 'delivered'), 0), COALESCE(SUM(state = 'failed'), 0),
-                    COALESCE(SUM(state = 'pending'), 0) FROM callbacks",
+                    COALESCE(SUM(state IN ('pending', 'sending')), 0) FROM callbacks",
         )
         .fetch_one(&self.read)
         .await

@@ -1085,7 +1085,7 @@ async fn a_hanging_receiver_does_not_block_the_api() {
         app.wait_call_ended(&call_sid(&other)).await;
         assert_eq!(caller_ids(&app, &dev()).await.len(), 2);
         let pending = callbacks(&app, &format!("?call_sid={sid}")).await;
-        assert_eq!(pending[0]["state"], "pending");
+        assert_eq!(pending[0]["state"], "sending");
         assert!(pending[0]["attempts"]
             .as_array()
             .expect("attempts")
@@ -1477,4 +1477,338 @@ async fn the_call_view_lists_the_timeline_in_order() {
     assert_eq!(view["from"], VERIFICATION_CALLER);
     assert_eq!(view["behavior"], "correct-code");
     assert_eq!(view["status"], "completed");
+}
+
+// ---- the signed URL is the URL sent; shutdown and crashes never send a callback twice -----------
+
+/// The signature must be valid over the URL the receiver saw (`http://` + Host + the request
+/// target as received), which is how SDK validators rebuild it. `http://host:port` is
+/// requested as `POST /`: the slash is part of the signed URL.
+#[tokio::test]
+async fn a_callback_url_without_a_path_is_signed_with_the_slash_it_is_requested_with() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let url = format!("http://{}", receiver.addr);
+    let created = create(
+        &app,
+        &[("PhoneNumber", "+14155550290"), ("StatusCallback", &url)],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let cb = wait_callback(&receiver, &sid).await;
+    assert_eq!(cb.method, Method::POST);
+    assert_eq!(cb.uri.to_string(), "/");
+    assert_signed(&cb, &receiver, TOKEN);
+    assert_ne!(
+        cb.header("X-Twilio-Signature"),
+        Some(expected_signature(TOKEN, &url, &cb.params())),
+        "signed over the URL as sent, not as given"
+    );
+    let journal = wait_callback_state(&app, &sid, "delivered").await;
+    assert_eq!(journal["url"], format!("{url}/"));
+    assert_eq!(journal["attempts"][0]["url"], format!("{url}/"));
+}
+
+#[tokio::test]
+async fn a_callback_url_with_a_space_and_unicode_in_its_query_is_signed_as_sent() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let url = format!("{}?x=a b&name=Zoë", receiver.url);
+    let created = create(
+        &app,
+        &[("PhoneNumber", "+14155550291"), ("StatusCallback", &url)],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let cb = wait_callback(&receiver, &sid).await;
+    assert_eq!(cb.method, Method::POST);
+    assert_eq!(cb.uri.query(), Some("x=a%20b&name=Zo%C3%AB"));
+    let query = callerid_emulator::wire::Params::parse(cb.uri.query().unwrap_or("").as_bytes())
+        .expect("query");
+    assert_eq!(
+        query.pairs(),
+        [
+            ("x".to_string(), "a b".to_string()),
+            ("name".to_string(), "Zoë".to_string())
+        ]
+    );
+    assert_eq!(cb.param("CallSid").as_deref(), Some(sid.as_str()));
+    assert_signed(&cb, &receiver, TOKEN);
+    assert_ne!(
+        cb.header("X-Twilio-Signature"),
+        Some(expected_signature(TOKEN, &url, &cb.params())),
+        "signed over the URL as sent, not as given"
+    );
+}
+
+#[tokio::test]
+async fn a_get_callback_with_a_fragment_gets_its_params_and_a_valid_signature() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let url = format!("{}?tenant=a b#section", receiver.url);
+    let created = create(
+        &app,
+        &[
+            ("PhoneNumber", "+14155550292"),
+            ("StatusCallback", &url),
+            ("StatusCallbackMethod", "GET"),
+        ],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let cb = wait_callback(&receiver, &sid).await;
+    assert_eq!(cb.method, Method::GET);
+    assert_eq!(cb.uri.path(), "/status");
+    let query = cb.uri.query().expect("query");
+    assert!(query.starts_with("tenant=a%20b&"), "{query}");
+    let p = params_map(&cb);
+    assert_eq!(p["tenant"], "a b");
+    assert_eq!(p["CallSid"], sid);
+    assert_eq!(p["VerificationStatus"], "success");
+    assert_eq!(p["To"], "+14155550292");
+    assert!(!query.contains("section"), "{query}");
+    assert_signed(&cb, &receiver, TOKEN);
+    let journal = wait_callback_state(&app, &sid, "delivered").await;
+    assert_eq!(
+        journal["url"],
+        format!("{}?tenant=a%20b", receiver.url),
+        "stored normalized, without the fragment"
+    );
+}
+
+#[tokio::test]
+async fn credentials_in_a_callback_url_are_never_sent() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let url = format!("http://user:secret@{}/status", receiver.addr);
+    let created = create(
+        &app,
+        &[("PhoneNumber", "+14155550293"), ("StatusCallback", &url)],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let cb = wait_callback(&receiver, &sid).await;
+    assert_eq!(cb.header("Authorization"), None);
+    assert_eq!(cb.uri.path(), "/status");
+    assert_signed(&cb, &receiver, TOKEN);
+    let journal = wait_callback_state(&app, &sid, "delivered").await;
+    let sent = journal["attempts"][0]["url"].as_str().expect("attempt url");
+    assert_eq!(sent, receiver.url);
+}
+
+/// A receiver that records each request on arrival and answers only once released.
+struct GatedReceiver {
+    url: String,
+    arrived: Arc<AtomicUsize>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+async fn gated_receiver() -> GatedReceiver {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let (count, gate) = (arrived.clone(), release.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (count, gate) = (count.clone(), gate.clone());
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+            StatusCode::OK
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    GatedReceiver {
+        url: format!("http://{addr}/status"),
+        arrived,
+        release,
+    }
+}
+
+/// (state, attempts, next_attempt_at, idempotency_token, attempt rows) of every callback,
+/// read straight from the SQLite file.
+async fn callback_rows(db_url: &str) -> Vec<(String, i64, Option<i64>, String, i64)> {
+    let options = SqliteConnectOptions::from_str(db_url)
+        .expect("db url")
+        .read_only(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("open test db");
+    let rows = sqlx::query_as(
+        "SELECT state, attempts, next_attempt_at, idempotency_token,
+                (SELECT COUNT(*) FROM callback_attempts a WHERE a.callback_id = c.id)
+         FROM callbacks c ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("callbacks");
+    pool.close().await;
+    rows
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_waits_for_the_callback_in_flight_and_records_it() {
+    let settings_for = |dir: &tempfile::TempDir| {
+        let mut settings = test_settings(dir);
+        settings.callback_timeout_ms = 30_000;
+        settings
+    };
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let app = TestApp::spawn_in(dir.clone(), settings_for(&dir)).await;
+    let db_url = app.db_url.clone();
+    let addr = app.addr;
+    let receiver = gated_receiver().await;
+    let created = create(
+        &app,
+        &[
+            ("PhoneNumber", "+14155550294"),
+            ("StatusCallback", &receiver.url),
+        ],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let arrived = receiver.arrived.clone();
+    wait_for(Duration::from_secs(20), || async {
+        (arrived.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await
+    .expect("the callback reaches the receiver");
+
+    // Shut down while the receiver holds the callback; answer once the server has stopped
+    // taking requests, i.e. once shutdown is under way.
+    let stopping = tokio::spawn(app.stop());
+    wait_for(Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(addr).await.err().map(|_| ())
+    })
+    .await
+    .expect("the server stops listening");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    receiver.release.add_permits(1);
+    let dir = stopping.await.expect("stop");
+
+    // The attempt was recorded before the database closed: nothing is left to send.
+    let rows = callback_rows(&db_url).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (state, attempts, next_attempt_at, _, attempt_rows) = &rows[0];
+    assert_eq!(state, "delivered", "{rows:?}");
+    assert_eq!((*attempts, *next_attempt_at, *attempt_rows), (1, None, 1));
+
+    // After a restart, the next callback goes out and the first is not sent again.
+    let app = TestApp::spawn_in(dir.clone(), settings_for(&dir)).await;
+    receiver.release.add_permits(10);
+    let other = create(
+        &app,
+        &[
+            ("PhoneNumber", "+14155550295"),
+            ("StatusCallback", &receiver.url),
+        ],
+    )
+    .await;
+    wait_callback_state(&app, &call_sid(&other), "delivered").await;
+    let journal = callbacks(&app, &format!("?call_sid={sid}")).await;
+    assert_eq!(journal[0]["state"], "delivered");
+    assert_eq!(journal[0]["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(receiver.arrived.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_callback_being_sent_is_not_claimable_and_counts_as_pending() {
+    let app = TestApp::spawn_with(|s| s.callback_timeout_ms = 120_000).await;
+    let mut hole = black_hole().await;
+    let created = create(
+        &app,
+        &[
+            ("PhoneNumber", "+14155550296"),
+            ("StatusCallback", &hole.url),
+        ],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let accepted = hole.accepted.clone();
+    wait_for(Duration::from_secs(20), || async {
+        (accepted.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await
+    .expect("the callback attempt reaches the receiver");
+
+    // Claimed: `sending`, with no next attempt that could let another pass take it.
+    let journal = callbacks(&app, &format!("?call_sid={sid}")).await;
+    assert_eq!(journal[0]["state"], "sending", "{journal:?}");
+    let rows = callback_rows(&app.db_url).await;
+    assert_eq!(rows[0].0, "sending");
+    assert_eq!(rows[0].2, None, "no lease to run out: {rows:?}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.lines().any(|l| l == "callerid_pending_callbacks 1"),
+        "{metrics}"
+    );
+
+    if let Some(release) = hole.release.take() {
+        let _ = release.send(());
+    }
+    let journal = wait_callback_state(&app, &sid, "failed").await;
+    assert_eq!(journal["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(hole.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_callback_cut_short_by_a_crash_is_sent_again_with_the_same_token() {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let app = TestApp::spawn_in(dir.clone(), test_settings(&dir)).await;
+    let db_url = app.db_url.clone();
+    let receiver = Receiver::start().await;
+    let created = create(
+        &app,
+        &[
+            ("PhoneNumber", "+14155550297"),
+            ("StatusCallback", &receiver.url),
+        ],
+    )
+    .await;
+    let sid = call_sid(&created);
+    let first = wait_callback(&receiver, &sid).await;
+    wait_callback_state(&app, &sid, "delivered").await;
+    let dir = app.stop().await;
+
+    // Put the file in the state a crash mid-delivery leaves: claimed, nothing recorded.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::from_str(&db_url).expect("db url"))
+        .await
+        .expect("open test db");
+    sqlx::query("DELETE FROM callback_attempts")
+        .execute(&pool)
+        .await
+        .expect("delete attempts");
+    sqlx::query("UPDATE callbacks SET state = 'sending', attempts = 0, next_attempt_at = NULL")
+        .execute(&pool)
+        .await
+        .expect("mark sending");
+    pool.close().await;
+
+    let app = TestApp::spawn_in(dir.clone(), test_settings(&dir)).await;
+    let all = receiver.wait_for(2).await;
+    let again = all.last().expect("second delivery");
+    assert_eq!(again.param("CallSid").as_deref(), Some(sid.as_str()));
+    assert_eq!(
+        again.header("I-Twilio-Idempotency-Token"),
+        first.header("I-Twilio-Idempotency-Token")
+    );
+    assert_signed(again, &receiver, TOKEN);
+    let journal = wait_callback_state(&app, &sid, "delivered").await;
+    assert_eq!(journal["attempts"].as_array().map(Vec::len), Some(1));
 }

@@ -100,7 +100,10 @@ impl NewValidationRequest {
     }
 }
 
-/// A StatusCallback must be an absolute http(s) URL of at most 1,000 characters.
+/// A StatusCallback must be an absolute http(s) URL of at most 1,000 characters. It is kept
+/// normalized (as the callback request will carry it: `http://host` gets its `/`, spaces and
+/// non-ASCII characters are percent-encoded) and without its fragment, which is never sent, so
+/// that the signature covers exactly the URL the receiver sees.
 fn check_callback_url(url: &str) -> Result<String, ApiError> {
     let invalid =
         |why: &str| ApiError::bad_request(21456, format!("StatusCallback {why}: {url:?}"));
@@ -110,11 +113,12 @@ fn check_callback_url(url: &str) -> Result<String, ApiError> {
             format!("StatusCallback must be at most {MAX_CALLBACK_URL} characters long"),
         ));
     }
-    let parsed = reqwest::Url::parse(url).map_err(|_| invalid("is not an absolute URL"))?;
+    let mut parsed = reqwest::Url::parse(url).map_err(|_| invalid("is not an absolute URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("must be an http or https URL"));
     }
-    Ok(url.to_string())
+    parsed.set_fragment(None);
+    Ok(parsed.into())
 }
 
 /// Six decimal digits from the OS's cryptographic generator; leading zeros are allowed.

@@ -71,18 +71,24 @@ pub fn status_callback(call: &Call) -> Option<NewCallback> {
 pub struct Engine {
     pub timing: Timing,
     pub policy: CallbackPolicy,
+    /// The HTTP client callbacks are sent with (see [`sender::client`]).
+    pub client: reqwest::Client,
     calls_due: Notify,
     callbacks_due: Notify,
 }
 
 impl Engine {
-    pub fn new(timing: Timing, policy: CallbackPolicy) -> Engine {
-        Engine {
+    /// Fails if the callback client cannot be built (its timeout and no-redirect policy are
+    /// not optional).
+    pub fn new(timing: Timing, policy: CallbackPolicy) -> Result<Engine, reqwest::Error> {
+        let client = sender::client(policy.timeout)?;
+        Ok(Engine {
             timing,
             policy,
+            client,
             calls_due: Notify::new(),
             callbacks_due: Notify::new(),
-        }
+        })
     }
 
     /// Something about the calls changed: look at them again now.

@@ -1,11 +1,15 @@
 //! Delivers queued StatusCallback requests. Each delivery runs in its own task, bounded in
-//! number, so a receiver that is slow or down never holds up the API or other callbacks.
+//! number, so a receiver that is slow or down never holds up the API or other callbacks. On
+//! shutdown the sender waits for the deliveries in flight, so that each is recorded before the
+//! database closes and none is sent again after a restart.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
-use tokio::sync::{watch, Semaphore};
+use reqwest::Url;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::signature::sign;
 use super::Engine;
@@ -16,13 +20,13 @@ use crate::wire::{self, form::encode};
 /// Deliveries in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// The HTTP client callbacks are sent with: no redirects followed, as Twilio.
-pub fn client(timeout: Duration) -> reqwest::Client {
+/// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
+/// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .build()
-        .unwrap_or_default()
 }
 
 fn form_encode(params: &[(String, String)]) -> String {
@@ -33,39 +37,29 @@ fn form_encode(params: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// Runs the callback sender until `shutdown` turns true.
+/// Runs the callback sender until `shutdown` turns true, then waits for the deliveries in
+/// flight (at most one attempt's timeout and a second) before returning.
 pub async fn run(
     engine: Arc<Engine>,
     store: Store,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let client = client(engine.policy.timeout);
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let lease_ms = engine.policy.timeout.as_millis() as i64 + 5_000;
+    let mut in_flight = JoinSet::new();
     loop {
         if *shutdown.borrow() {
-            return;
+            break;
         }
-        let free = permits.available_permits() as i64;
+        while in_flight.try_join_next().is_some() {}
+        let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len()) as i64;
         if free > 0 {
-            let now = wire::now_millis();
-            match store.claim_due_callbacks(now, now + lease_ms, free).await {
+            match store.claim_due_callbacks(wire::now_millis(), free).await {
                 Ok(claimed) => {
                     for callback in claimed {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            return;
-                        };
-                        let (engine, store, metrics, client) = (
-                            engine.clone(),
-                            store.clone(),
-                            metrics.clone(),
-                            client.clone(),
-                        );
-                        tokio::spawn(async move {
-                            deliver(&engine, &store, &metrics, &client, callback).await;
-                            drop(permit);
-                            engine.wake_callbacks();
+                        let (engine, store, metrics) =
+                            (engine.clone(), store.clone(), metrics.clone());
+                        in_flight.spawn(async move {
+                            deliver(&engine, &store, &metrics, callback).await;
                         });
                     }
                 }
@@ -79,39 +73,85 @@ pub async fn run(
         };
         tokio::select! {
             _ = engine.callbacks_due.notified() => {}
+            // A delivery ended: a slot is free (and a retry may be due).
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
             _ = shutdown.changed() => {}
         }
     }
+    if in_flight.is_empty() {
+        return;
+    }
+    let grace = engine.policy.timeout + Duration::from_secs(1);
+    tracing::info!(
+        deliveries = in_flight.len(),
+        "waiting for status callbacks in flight"
+    );
+    let drained = tokio::time::timeout(grace, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            deliveries = in_flight.len(),
+            "status callbacks still in flight at shutdown; they will be sent again on restart"
+        );
+        in_flight.shutdown().await;
+    }
 }
 
-async fn deliver(
-    engine: &Engine,
-    store: &Store,
-    metrics: &Metrics,
-    client: &reqwest::Client,
-    callback: Callback,
-) {
+/// The URL an attempt requests: the stored URL without user info or fragment and, for GET,
+/// with the parameters appended to any query it has. The signature is computed over exactly
+/// this URL's text, the one reqwest sends, so it matches what the receiver sees.
+fn request_url(stored: &str, is_get: bool, params: &[(String, String)]) -> Option<Url> {
+    let mut url = Url::parse(stored).ok()?;
+    // Never send credentials, and keep reqwest from turning user info into Authorization.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    if is_get {
+        url.query_pairs_mut().extend_pairs(params);
+    }
+    Some(url)
+}
+
+async fn deliver(engine: &Engine, store: &Store, metrics: &Metrics, callback: Callback) {
+    let client = &engine.client;
     let params: Vec<(String, String)> = serde_json::from_str(&callback.params).unwrap_or_default();
+    let is_get = callback.method.eq_ignore_ascii_case("GET");
     let token = match store.account(&callback.account_sid).await {
         Ok(Some(account)) => account.auth_token,
+        // The account is gone, and its callbacks with it.
         Ok(None) => return,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the callback's account");
+            let retry_at = wire::now_millis() + engine.policy.retry_delay.as_millis() as i64;
+            if let Err(e) = store.requeue_callback(callback.id, retry_at).await {
+                tracing::warn!(error = %e, "could not requeue a callback");
+            }
             return;
         }
     };
-    let is_get = callback.method.eq_ignore_ascii_case("GET");
-    let (url, signed): (String, &[(String, String)]) = if is_get {
-        let sep = if callback.url.contains('?') { '&' } else { '?' };
-        (
-            format!("{}{sep}{}", callback.url, form_encode(&params)),
-            &[],
-        )
-    } else {
-        (callback.url.clone(), &params)
+    let Some(url) = request_url(&callback.url, is_get, &params) else {
+        // Cannot happen for a URL the API accepted; settle it rather than leave it claimed.
+        let attempt = CallbackAttempt {
+            callback_id: callback.id,
+            attempt: callback.attempts + 1,
+            at: wire::now_millis(),
+            url: callback.url.clone(),
+            signature: String::new(),
+            status_code: None,
+            latency_ms: 0,
+            error: Some("the StatusCallback is not a valid URL".to_string()),
+        };
+        if let Err(e) = store.record_attempt(&attempt, "failed", None).await {
+            tracing::warn!(error = %e, "could not record a callback attempt");
+        }
+        metrics.callback_attempted(false);
+        return;
     };
-    let signature = sign(&token, &url, signed);
+    let signed: &[(String, String)] = if is_get { &[] } else { &params };
+    let signature = sign(&token, url.as_str(), signed);
 
     let mut headers = HeaderMap::new();
     headers.insert(USER_AGENT, HeaderValue::from_static("TwilioProxy/1.1"));
@@ -124,14 +164,14 @@ async fn deliver(
         headers.insert("I-Twilio-Idempotency-Token", v);
     }
     let request = if is_get {
-        client.get(&url).headers(headers)
+        client.get(url.clone()).headers(headers)
     } else {
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         client
-            .post(&url)
+            .post(url.clone())
             .headers(headers)
             .body(form_encode(&params))
     };
@@ -174,7 +214,7 @@ async fn deliver(
         callback_id: callback.id,
         attempt: attempt_number,
         at,
-        url,
+        url: url.into(),
         signature,
         status_code,
         latency_ms,
@@ -192,4 +232,29 @@ async fn deliver(
         state,
         "status callback attempt"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_url_sent_has_no_credentials_or_fragment_and_get_params_follow_the_query() {
+        let params = p(&[("CallSid", "CA1"), ("To", "+1 415")]);
+        let get = request_url("http://u:p@host:81?x=a b#frag", true, &params).expect("url");
+        assert_eq!(
+            get.as_str(),
+            "http://host:81/?x=a%20b&CallSid=CA1&To=%2B1+415"
+        );
+        let post = request_url("http://u@host/cb#frag", false, &params).expect("url");
+        assert_eq!(post.as_str(), "http://host/cb");
+        assert!(request_url("not a url", false, &params).is_none());
+    }
 }
