@@ -48,6 +48,19 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 400 21421: what the client sent is not a phone number.
+    pub fn invalid_phone_number(raw: &str) -> ApiError {
+        ApiError::bad_request(21421, format!("{raw} is not a valid phone number"))
+    }
+
+    /// 400 21450: the number is a verified caller ID of the account already.
+    pub fn already_verified(phone: &crate::wire::PhoneNumber) -> ApiError {
+        ApiError::bad_request(
+            21450,
+            format!("Phone number {phone} is already verified on your account"),
+        )
+    }
+
     pub fn missing_parameter(name: &str) -> ApiError {
         ApiError::invalid_parameter(format!(
             "Missing required parameter {name} in the post body"

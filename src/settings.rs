@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
 
+use crate::wire::sid::AccountSid;
+
 /// The built-in development account, there when no account is configured.
 pub const DEV_ACCOUNT_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 pub const DEV_AUTH_TOKEN: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -139,9 +141,10 @@ impl Settings {
     }
 
     /// The configured accounts as (sid, token), or the development account when none is.
-    pub fn parsed_accounts(&self) -> Result<Vec<(String, String)>, String> {
+    pub fn parsed_accounts(&self) -> Result<Vec<(AccountSid, String)>, String> {
         if self.accounts.is_empty() {
-            return Ok(vec![(DEV_ACCOUNT_SID.into(), DEV_AUTH_TOKEN.into())]);
+            let dev = AccountSid::parse(DEV_ACCOUNT_SID).ok_or("bad development account sid")?;
+            return Ok(vec![(dev, DEV_AUTH_TOKEN.into())]);
         }
         self.accounts
             .iter()
@@ -149,13 +152,12 @@ impl Settings {
                 let (sid, token) = a.trim().split_once(':').ok_or_else(|| {
                     "an account must be given as AccountSid:AuthToken".to_string()
                 })?;
-                if crate::wire::sid::AccountSid::parse(sid).is_none() {
-                    return Err(format!("{sid:?} is not an AccountSid (AC + 32 hex digits)"));
-                }
+                let sid = AccountSid::parse(sid)
+                    .ok_or_else(|| format!("{sid:?} is not an AccountSid (AC + 32 hex digits)"))?;
                 if token.is_empty() {
                     return Err(format!("account {sid} has an empty auth token"));
                 }
-                Ok((sid.to_string(), token.to_string()))
+                Ok((sid, token.to_string()))
             })
             .collect()
     }

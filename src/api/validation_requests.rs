@@ -36,9 +36,8 @@ impl NewValidationRequest {
         };
         let raw_phone =
             nonempty("PhoneNumber")?.ok_or_else(|| ApiError::missing_parameter("PhoneNumber"))?;
-        let phone = PhoneNumber::parse(raw_phone).ok_or_else(|| {
-            ApiError::bad_request(21421, format!("{raw_phone} is not a valid phone number"))
-        })?;
+        let phone = PhoneNumber::parse(raw_phone)
+            .ok_or_else(|| ApiError::invalid_phone_number(raw_phone))?;
         let friendly_name = match params.get("FriendlyName")?.filter(|v| !v.is_empty()) {
             Some(name) => {
                 check_friendly_name(name)?;
@@ -196,13 +195,7 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Response, ApiError
         .await?
     {
         CreateCallOutcome::AlreadyVerified => {
-            return Err(ApiError::bad_request(
-                21450,
-                format!(
-                    "Phone number {} is already verified on your account",
-                    request.phone
-                ),
-            ))
+            return Err(ApiError::already_verified(&request.phone))
         }
         CreateCallOutcome::Created(created) => {
             for _ in &created.superseded {
