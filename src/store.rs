@@ -547,8 +547,8 @@ impl Store {
             " ORDER BY sid ASC LIMIT "
         });
         q.push_bind(i64::from(page_size) + 1);
-        // One connection for the page and the look past its far end: a second acquire and
-        // release (with sqlx's ping on release) made deep pages cost a quarter more than page 0.
+        // One connection for the page and the look past its far end: one acquire and one
+        // release (sqlx pings a connection as it goes back to the pool) instead of two.
         let mut conn = self.read.acquire().await?;
         let mut rows: Vec<CallerId> = q.build_query_as().fetch_all(&mut *conn).await?;
         let beyond = rows.len() > page_size as usize;
