@@ -117,6 +117,16 @@ async fn account_from_path(app: &AppState, uri: &Uri, raw: &str) -> Result<Accou
     Ok(sid)
 }
 
+/// The existing account named by a route's one path parameter.
+async fn account_in_path(
+    app: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    uri: &Uri,
+) -> Result<AccountSid, ApiError> {
+    let Path(raw) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    account_from_path(app, uri, &raw).await
+}
+
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
@@ -183,8 +193,7 @@ async fn delete_account(
     path: Result<Path<String>, PathRejection>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let raw = path.map_err(|_| ApiError::not_found(uri.path()))?.0;
-    let sid = account_from_path(&app, &uri, &raw).await?;
+    let sid = account_in_path(&app, path, &uri).await?;
     app.store.delete_account(&sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -210,8 +219,7 @@ async fn create_key(
     uri: Uri,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let raw = path.map_err(|_| ApiError::not_found(uri.path()))?.0;
-    let account = account_from_path(&app, &uri, &raw).await?;
+    let account = account_in_path(&app, path, &uri).await?;
     let new: NewKey = body(&bytes)?;
     let key = ApiKey {
         sid: ApiKeySid::generate().to_string(),
@@ -246,8 +254,7 @@ async fn create_caller_id(
     uri: Uri,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let raw = path.map_err(|_| ApiError::not_found(uri.path()))?.0;
-    let account = account_from_path(&app, &uri, &raw).await?;
+    let account = account_in_path(&app, path, &uri).await?;
     let new: NewCallerId = body(&bytes)?;
     let raw_phone = new
         .phone_number
