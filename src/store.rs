@@ -557,7 +557,7 @@ impl Store {
             rows.reverse();
             // Rows from the token's sid onwards were the page we came back from.
             let has_after = match cursor {
-                Cursor::Before(sid) => any_from(&mut conn, account, filter, sid).await?,
+                Cursor::Before(sid) => any_row(&mut conn, account, filter, ">=", sid).await?,
                 _ => false,
             };
             Ok(Page {
@@ -568,7 +568,7 @@ impl Store {
         } else {
             // Rows up to the token's sid were the pages before (unless all were deleted).
             let has_before = match cursor {
-                Cursor::After(sid) => any_up_to(&mut conn, account, filter, sid).await?,
+                Cursor::After(sid) => any_row(&mut conn, account, filter, "<=", sid).await?,
                 _ => false,
             };
             Ok(Page {
@@ -998,27 +998,18 @@ impl Store {
     }
 }
 
-async fn any_up_to(
+/// Whether the filtered list has a row whose sid compares to `sid` as `op` says (`<=` or `>=`).
+async fn any_row(
     conn: &mut SqliteConnection,
     account: &AccountSid,
     filter: &ListFilter<'_>,
+    op: &'static str,
     sid: &CallerIdSid,
 ) -> Result<bool, sqlx::Error> {
     let mut q = filtered(account, filter, "SELECT sid FROM outgoing_caller_ids");
-    q.push(" AND sid <= ")
-        .push_bind(sid.as_str())
-        .push(" LIMIT 1");
-    Ok(!q.build().fetch_all(&mut *conn).await?.is_empty())
-}
-
-async fn any_from(
-    conn: &mut SqliteConnection,
-    account: &AccountSid,
-    filter: &ListFilter<'_>,
-    sid: &CallerIdSid,
-) -> Result<bool, sqlx::Error> {
-    let mut q = filtered(account, filter, "SELECT sid FROM outgoing_caller_ids");
-    q.push(" AND sid >= ")
+    q.push(" AND sid ")
+        .push(op)
+        .push(" ")
         .push_bind(sid.as_str())
         .push(" LIMIT 1");
     Ok(!q.build().fetch_all(&mut *conn).await?.is_empty())
