@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -32,10 +32,42 @@ pub struct JournalEntry {
     pub duration_ms: f64,
 }
 
+/// A request as recorded on the hot path: raw parts only; parsing and formatting wait until
+/// someone reads the journal.
+struct Recorded {
+    request_id: RequestSid,
+    at_ms: i64,
+    method: axum::http::Method,
+    path: String,
+    query: String,
+    body: Option<Bytes>,
+    status: u16,
+    account_sid: Option<String>,
+    duration_ms: f64,
+}
+
+impl Recorded {
+    fn entry(&self) -> JournalEntry {
+        JournalEntry {
+            request_id: self.request_id.to_string(),
+            at: chrono::DateTime::from_timestamp_millis(self.at_ms)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            query: params_map(self.query.as_bytes()),
+            params: self.body.as_deref().map(params_map).unwrap_or_default(),
+            status: self.status,
+            account_sid: self.account_sid.clone(),
+            duration_ms: self.duration_ms,
+        }
+    }
+}
+
 /// The most recent Twilio API requests, bounded in number.
 pub struct Journal {
     capacity: usize,
-    entries: Mutex<VecDeque<JournalEntry>>,
+    entries: Mutex<VecDeque<Recorded>>,
 }
 
 impl Journal {
@@ -46,7 +78,7 @@ impl Journal {
         }
     }
 
-    fn push(&self, entry: JournalEntry) {
+    fn push(&self, entry: Recorded) {
         if self.capacity == 0 {
             return;
         }
@@ -68,7 +100,7 @@ impl Journal {
             .rev()
             .filter(|e| account.is_none_or(|a| e.account_sid.as_deref() == Some(a)))
             .take(limit)
-            .cloned()
+            .map(Recorded::entry)
             .collect()
     }
 
@@ -164,9 +196,9 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
                     ApiError::payload_too_large(settings.max_body_bytes).into_response(),
                 ),
                 Ok(bytes) => {
-                    let body_params = twilio.then(|| params_map(&bytes));
+                    let body = twilio.then(|| bytes.clone());
                     let request = Request::from_parts(parts, Body::from(bytes));
-                    (body_params, next.run(request).await)
+                    (body, next.run(request).await)
                 }
             }
         };
@@ -175,7 +207,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             Err(_) => (None, ApiError::timeout().into_response()),
         }
     };
-    let (body_params, mut response) = response;
+    let (body, mut response) = response;
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -197,20 +229,20 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         );
     }
 
-    let account_sid = path
-        .strip_prefix("/2010-04-01/Accounts/")
-        .and_then(|rest| rest.split('/').next())
-        .map(|a| a.split('.').next().unwrap_or(a).to_string());
     if twilio {
-        app.journal.push(JournalEntry {
-            request_id: request_id.to_string(),
-            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            method: method.to_string(),
-            path: path.clone(),
-            query: params_map(query.as_bytes()),
-            params: body_params.unwrap_or_default(),
+        let account_sid = path
+            .strip_prefix("/2010-04-01/Accounts/")
+            .and_then(|rest| rest.split('/').next())
+            .map(|a| a.split('.').next().unwrap_or(a).to_string());
+        app.journal.push(Recorded {
+            request_id: request_id.clone(),
+            at_ms: crate::wire::now_millis(),
+            method: method.clone(),
+            path,
+            query,
+            body,
             status,
-            account_sid: account_sid.clone(),
+            account_sid,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
         });
     }
@@ -220,7 +252,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         method = %method,
         route = %route,
         status,
-        latency_ms = format!("{:.2}", elapsed.as_secs_f64() * 1000.0),
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
         request_id = %request_id,
         "request"
     );
@@ -234,14 +266,17 @@ mod tests {
     #[test]
     fn journal_is_bounded() {
         let j = Journal::new(2);
-        for i in 0..5 {
-            j.push(JournalEntry {
-                request_id: i.to_string(),
-                at: String::new(),
-                method: "GET".into(),
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let request_id = RequestSid::generate();
+            ids.push(request_id.to_string());
+            j.push(Recorded {
+                request_id,
+                at_ms: 0,
+                method: axum::http::Method::GET,
                 path: "/".into(),
-                query: BTreeMap::new(),
-                params: BTreeMap::new(),
+                query: "A=1".into(),
+                body: None,
                 status: 200,
                 account_sid: None,
                 duration_ms: 0.0,
@@ -249,6 +284,7 @@ mod tests {
         }
         let recent = j.recent(None, 10);
         assert_eq!(recent.len(), 2);
-        assert_eq!(recent[0].request_id, "4");
+        assert_eq!(recent[0].request_id, ids[4]);
+        assert_eq!(recent[0].query.get("A").map(String::as_str), Some("1"));
     }
 }
