@@ -1058,17 +1058,15 @@ async fn black_hole() -> BlackHole {
     }
 }
 
-#[tokio::test]
-async fn a_hanging_receiver_does_not_block_the_api() {
-    // A callback attempt may take two minutes; the API must not wait for it.
+/// A server with a two-minute callback timeout, and a verification call to `phone` whose
+/// StatusCallback attempt is held open by a [`black_hole`]: returns both and the call's sid
+/// once the attempt has reached the receiver.
+async fn callback_held_by_black_hole(phone: &str) -> (TestApp, BlackHole, String) {
     let app = TestApp::spawn_with(|s| s.callback_timeout_ms = 120_000).await;
-    let mut hole = black_hole().await;
+    let hole = black_hole().await;
     let created = create(
         &app,
-        &[
-            ("PhoneNumber", "+14155550153"),
-            ("StatusCallback", &hole.url),
-        ],
+        &[("PhoneNumber", phone), ("StatusCallback", &hole.url)],
     )
     .await;
     let sid = call_sid(&created);
@@ -1078,6 +1076,13 @@ async fn a_hanging_receiver_does_not_block_the_api() {
     })
     .await
     .expect("the callback attempt reaches the receiver");
+    (app, hole, sid)
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_does_not_block_the_api() {
+    // A callback attempt may take two minutes; the API must not wait for it.
+    let (app, mut hole, sid) = callback_held_by_black_hole("+14155550153").await;
 
     // While that attempt hangs, the API answers (the deadline only stops a hung test).
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -1719,23 +1724,7 @@ async fn a_graceful_shutdown_waits_for_the_callback_in_flight_and_records_it() {
 
 #[tokio::test]
 async fn a_callback_being_sent_is_not_claimable_and_counts_as_pending() {
-    let app = TestApp::spawn_with(|s| s.callback_timeout_ms = 120_000).await;
-    let mut hole = black_hole().await;
-    let created = create(
-        &app,
-        &[
-            ("PhoneNumber", "+14155550296"),
-            ("StatusCallback", &hole.url),
-        ],
-    )
-    .await;
-    let sid = call_sid(&created);
-    let accepted = hole.accepted.clone();
-    wait_for(Duration::from_secs(20), || async {
-        (accepted.load(Ordering::SeqCst) > 0).then_some(())
-    })
-    .await
-    .expect("the callback attempt reaches the receiver");
+    let (app, mut hole, sid) = callback_held_by_black_hole("+14155550296").await;
 
     // Claimed: `sending`, with no next attempt that could let another pass take it.
     let journal = callbacks(&app, &format!("?call_sid={sid}")).await;
