@@ -2166,3 +2166,42 @@ async fn the_control_token_challenge_is_bearer() {
     .await;
     assert_eq!(reply.status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_deleted_account_made_again_has_none_of_its_old_caller_ids() {
+    let app = TestApp::spawn().await;
+    let chosen_sid = "AC0123456789abcdef0123456789abcdef";
+    let make = || {
+        app.client
+            .post(app.url("/_emulator/accounts"))
+            .json(&json!({"sid": chosen_sid, "auth_token": "my-token"}))
+    };
+    let reply = send(make()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let old = seed_in(&app, chosen_sid, "+14158675309", Some("Old")).await;
+    let reply = send(
+        app.client
+            .delete(app.url(&format!("/_emulator/accounts/{chosen_sid}"))),
+    )
+    .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+    let reply = send(make()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let who = Acct {
+        sid: chosen_sid.into(),
+        token: "my-token".into(),
+    };
+    let list = list_page(&app, &who, &path_of(chosen_sid, "/OutgoingCallerIds.json")).await;
+    assert!(sids(&list).is_empty(), "{list}");
+    let old_sid = old["sid"].as_str().expect("sid");
+    let reply = send(own(
+        &app,
+        &who,
+        Method::GET,
+        &format!("/OutgoingCallerIds/{old_sid}.json"),
+    ))
+    .await;
+    json_error(&reply, 404, 20404);
+    // The number is free to verify again.
+    let _ = seed_in(&app, chosen_sid, "+14158675309", Some("New")).await;
+}

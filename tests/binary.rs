@@ -465,3 +465,58 @@ fn help_never_shows_tokens_from_the_environment() {
     assert!(!text.contains("help-secret-token"), "{text}");
     assert!(!text.contains("help-control-token"), "{text}");
 }
+
+#[tokio::test]
+async fn concurrent_updates_leave_reads_agreeing_with_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("x.db");
+    let url = format!("sqlite://{}", db.display());
+    let args = ["--database-url", url.as_str()];
+    let first = Emulator::start(dir.path(), &args, &[]).await;
+    let row = first.seed(DEV_SID, "+14158675309", "Start").await;
+    let path = format!(
+        "/2010-04-01/Accounts/{DEV_SID}/OutgoingCallerIds/{}.json",
+        row["sid"].as_str().expect("sid")
+    );
+    let mut updates = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let request = first
+            .client
+            .post(first.url(&path))
+            .basic_auth(DEV_SID, Some(DEV_TOKEN))
+            .form(&[("FriendlyName", format!("Name {n}"))]);
+        updates.spawn(async move { request.send().await.expect("send").status() });
+    }
+    while let Some(status) = updates.join_next().await {
+        assert_eq!(status.expect("join"), 200);
+    }
+    let fetch = |emulator: &Emulator| {
+        emulator
+            .client
+            .get(emulator.url(&path))
+            .basic_auth(DEV_SID, Some(DEV_TOKEN))
+            .send()
+    };
+    let before: Value = fetch(&first)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let (exit, _) = first.terminate().await;
+    assert!(exit.success());
+    // What the running server answered from memory is what the file holds.
+    let second = Emulator::start(dir.path(), &args, &[]).await;
+    let after: Value = fetch(&second)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after, before);
+    assert!(after["friendly_name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("Name ")));
+    let (exit, _) = second.terminate().await;
+    assert!(exit.success());
+}

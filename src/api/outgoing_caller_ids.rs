@@ -118,7 +118,6 @@ pub async fn fetch(ctx: &Ctx<'_>, raw_sid: &str) -> Result<Response, ApiError> {
         .app
         .store
         .caller_id(&ctx.account, &sid)
-        .await?
         .ok_or_else(|| ApiError::not_found(ctx.uri.path()))?;
     Ok(respond(
         StatusCode::OK,
@@ -205,7 +204,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     // A token naming another account's caller ID is not a position in this list. (A token
     // whose row was deleted still is: it marks where the page ended.)
     if let Cursor::After(sid) | Cursor::Before(sid) = &paging.cursor {
-        if let Some(owner) = ctx.app.store.caller_id_owner(sid).await? {
+        if let Some(owner) = ctx.app.store.caller_id_owner(sid) {
             if owner != ctx.account.as_str() {
                 return Err(ApiError::bad_request(
                     21481,
@@ -240,7 +239,6 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             ctx.app
                 .store
                 .list_caller_ids(&ctx.account, &filter, &paging.cursor, paging.page_size)
-                .await?
         }
     };
 
@@ -274,7 +272,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             end,
             first_page_uri,
             next_page_uri,
-            outgoing_caller_ids: page.rows.iter().map(CallerId::to_json).collect(),
+            outgoing_caller_ids: page.rows.iter().map(|row| row.to_json()).collect(),
             page: paging.page,
             page_size: paging.page_size,
             previous_page_uri,
@@ -291,7 +289,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
                 first_page_uri,
                 previous_page_uri,
                 next_page_uri,
-                items: page.rows.iter().map(CallerId::to_xml).collect(),
+                items: page.rows.iter().map(|row| row.to_xml()).collect(),
             },
         }),
     };

@@ -1,18 +1,23 @@
 //! Every SQL statement the emulator runs. SQLite in WAL mode: reads go through a small pool,
 //! writes through a pool of exactly one connection, so writers queue in the process instead of
-//! meeting SQLITE_BUSY, and every request's write is one transaction.
+//! meeting SQLITE_BUSY, and every request's write is one transaction. Caller IDs are read from
+//! an in-memory index ([`index`]) that the writer keeps in step with the table.
+
+mod index;
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::{Connection, QueryBuilder, Sqlite, Transaction};
+
+use index::CallerIdIndex;
 
 use crate::wire::sid::{AccountSid, CallSid, CallerIdSid};
 use crate::wire::PhoneNumber;
@@ -24,6 +29,7 @@ pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
     credentials: Arc<CredentialCache>,
+    caller_ids: Arc<RwLock<CallerIdIndex>>,
 }
 
 /// What authenticates a username (an AccountSid or an API key sid): its secret and the account
@@ -150,7 +156,7 @@ pub struct ListFilter<'a> {
 
 /// One page of caller IDs in list order, with whether rows exist beyond each end.
 pub struct Page {
-    pub rows: Vec<CallerId>,
+    pub rows: Vec<Arc<CallerId>>,
     pub has_more_after: bool,
     pub has_more_before: bool,
 }
@@ -192,7 +198,7 @@ pub enum Applied {
     /// The call was not in the expected state (moved on by someone else); nothing written.
     Stale,
     Done {
-        caller_id: Option<CallerId>,
+        caller_id: Option<Arc<CallerId>>,
         verification_failed_because_exists: bool,
     },
 }
@@ -226,6 +232,7 @@ impl Store {
                 read: pool.clone(),
                 write: pool,
                 credentials: Arc::default(),
+                caller_ids: Arc::default(),
             }
         } else {
             // No ping before each acquire: a SQLite connection cannot go stale, and the ping is
@@ -244,10 +251,31 @@ impl Store {
                 read,
                 write,
                 credentials: Arc::default(),
+                caller_ids: Arc::default(),
             }
         };
         MIGRATOR.run(&store.write).await?;
+        let rows: Vec<CallerId> = sqlx::query_as("SELECT * FROM outgoing_caller_ids")
+            .fetch_all(&store.write)
+            .await?;
+        *store.ids_mut() = CallerIdIndex::load(rows);
         Ok(store)
+    }
+
+    fn ids(&self) -> RwLockReadGuard<'_, CallerIdIndex> {
+        // The index is changed by infallible code only; a panic elsewhere cannot leave it half
+        // changed, so a poisoned lock still guards a whole index.
+        self.caller_ids.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ids_mut(&self) -> RwLockWriteGuard<'_, CallerIdIndex> {
+        self.caller_ids.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The one writer connection. Whoever changes caller IDs holds it until the index is
+    /// changed too, so the index takes changes in the order they committed.
+    async fn writer(&self) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
+        self.write.acquire().await
     }
 
     pub async fn close(&self) {
@@ -273,7 +301,8 @@ impl Store {
         accounts: &[(AccountSid, String, String)],
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
         let mut keep = QueryBuilder::<Sqlite>::new(
             "DELETE FROM accounts WHERE configured = 1 AND sid NOT IN (",
         );
@@ -281,8 +310,8 @@ impl Store {
         for (sid, _, _) in accounts {
             list.push_bind(sid.as_str());
         }
-        list.push_unseparated(")");
-        keep.build().execute(&mut *tx).await?;
+        list.push_unseparated(") RETURNING sid");
+        let removed: Vec<String> = keep.build_query_scalar().fetch_all(&mut *tx).await?;
         for (sid, token, name) in accounts {
             sqlx::query(
                 "INSERT INTO accounts (sid, auth_token, friendly_name, configured, date_created)
@@ -297,6 +326,12 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        let mut ids = self.ids_mut();
+        for sid in removed {
+            ids.remove_account(&sid);
+        }
+        drop(ids);
+        drop(conn);
         self.credentials_changed();
         Ok(())
     }
@@ -385,7 +420,8 @@ impl Store {
 
     /// Deletes an account and, by cascade, everything it owns. `false` when there was none.
     pub async fn delete_account(&self, sid: &AccountSid) -> Result<bool, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
         // callback_attempts cascade from callbacks, call_events from calls.
         let done = sqlx::query("DELETE FROM accounts WHERE sid = ?")
             .bind(sid.as_str())
@@ -394,6 +430,8 @@ impl Store {
             .rows_affected()
             > 0;
         tx.commit().await?;
+        self.ids_mut().remove_account(sid.as_str());
+        drop(conn);
         self.credentials_changed();
         Ok(done)
     }
@@ -416,7 +454,8 @@ impl Store {
 
     /// Wipes every caller ID, call, callback, key and non-configured account.
     pub async fn reset(&self) -> Result<(), sqlx::Error> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
         for statement in [
             "DELETE FROM callback_attempts",
             "DELETE FROM callbacks",
@@ -430,30 +469,21 @@ impl Store {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.ids_mut().clear();
+        drop(conn);
         self.credentials_changed();
         Ok(())
     }
 
     // ---- caller IDs -----------------------------------------------------------------------
 
-    pub async fn caller_id(
-        &self,
-        account: &AccountSid,
-        sid: &CallerIdSid,
-    ) -> Result<Option<CallerId>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM outgoing_caller_ids WHERE sid = ? AND account_sid = ?")
-            .bind(sid.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.read)
-            .await
+    pub fn caller_id(&self, account: &AccountSid, sid: &CallerIdSid) -> Option<Arc<CallerId>> {
+        self.ids().get(account.as_str(), sid.as_str())
     }
 
     /// The account owning a caller-ID sid, if the sid exists.
-    pub async fn caller_id_owner(&self, sid: &CallerIdSid) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT account_sid FROM outgoing_caller_ids WHERE sid = ?")
-            .bind(sid.as_str())
-            .fetch_optional(&self.read)
-            .await
+    pub fn caller_id_owner(&self, sid: &CallerIdSid) -> Option<String> {
+        self.ids().owner(sid.as_str())
     }
 
     /// Inserts a verified caller ID; `None` when the account already has that number.
@@ -463,11 +493,12 @@ impl Store {
         phone: &PhoneNumber,
         friendly_name: &str,
         now: i64,
-    ) -> Result<Option<CallerId>, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
+    ) -> Result<Option<Arc<CallerId>>, sqlx::Error> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
         let row = insert_caller_id_tx(&mut tx, account, phone, friendly_name, now).await?;
         tx.commit().await?;
-        Ok(row)
+        Ok(row.map(|row| self.ids_mut().put(row)))
     }
 
     pub async fn update_caller_id(
@@ -476,35 +507,26 @@ impl Store {
         sid: &CallerIdSid,
         friendly_name: Option<&str>,
         now: i64,
-    ) -> Result<Option<CallerId>, sqlx::Error> {
+    ) -> Result<Option<Arc<CallerId>>, sqlx::Error> {
+        let Some(name) = friendly_name else {
+            return Ok(self.caller_id(account, sid));
+        };
         // One statement in autocommit mode: as atomic as an explicit transaction, without the
         // BEGIN and COMMIT round trips to the writer's thread.
         // fetch_all rather than fetch_optional: an UPDATE … RETURNING left unfinished by
         // fetch_optional keeps its statement open, which was measured to stall WAL checkpoints.
-        let mut rows: Vec<CallerId> = match friendly_name {
-            Some(name) => {
-                sqlx::query_as(
-                    "UPDATE outgoing_caller_ids SET friendly_name = ?, date_updated = ?
-                 WHERE sid = ? AND account_sid = ? RETURNING *",
-                )
-                .bind(name)
-                .bind(now)
-                .bind(sid.as_str())
-                .bind(account.as_str())
-                .fetch_all(&self.write)
-                .await?
-            }
-            None => {
-                sqlx::query_as(
-                    "SELECT * FROM outgoing_caller_ids WHERE sid = ? AND account_sid = ?",
-                )
-                .bind(sid.as_str())
-                .bind(account.as_str())
-                .fetch_all(&self.read)
-                .await?
-            }
-        };
-        Ok(rows.pop())
+        let mut conn = self.writer().await?;
+        let mut rows: Vec<CallerId> = sqlx::query_as(
+            "UPDATE outgoing_caller_ids SET friendly_name = ?, date_updated = ?
+             WHERE sid = ? AND account_sid = ? RETURNING *",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(sid.as_str())
+        .bind(account.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.pop().map(|row| self.ids_mut().put(row)))
     }
 
     pub async fn delete_caller_id(
@@ -512,71 +534,30 @@ impl Store {
         account: &AccountSid,
         sid: &CallerIdSid,
     ) -> Result<bool, sqlx::Error> {
+        let mut conn = self.writer().await?;
         let result =
             sqlx::query("DELETE FROM outgoing_caller_ids WHERE sid = ? AND account_sid = ?")
                 .bind(sid.as_str())
                 .bind(account.as_str())
-                .execute(&self.write)
+                .execute(&mut *conn)
                 .await?;
-        Ok(result.rows_affected() > 0)
+        let deleted = result.rows_affected() > 0;
+        if deleted {
+            self.ids_mut().remove(account.as_str(), sid.as_str());
+        }
+        Ok(deleted)
     }
 
-    /// One page of an account's caller IDs in sid order, reading one row past the page in the
-    /// direction of travel to know whether another page follows.
-    pub async fn list_caller_ids(
+    /// One page of an account's caller IDs in sid order, with whether rows exist beyond each
+    /// end of it.
+    pub fn list_caller_ids(
         &self,
         account: &AccountSid,
         filter: &ListFilter<'_>,
         cursor: &Cursor,
         page_size: u32,
-    ) -> Result<Page, sqlx::Error> {
-        let mut q = filtered(account, filter, "SELECT * FROM outgoing_caller_ids");
-        let backwards = matches!(cursor, Cursor::Before(_));
-        match cursor {
-            Cursor::Start => {}
-            Cursor::After(sid) => {
-                q.push(" AND sid > ").push_bind(sid.as_str());
-            }
-            Cursor::Before(sid) => {
-                q.push(" AND sid < ").push_bind(sid.as_str());
-            }
-        }
-        q.push(if backwards {
-            " ORDER BY sid DESC LIMIT "
-        } else {
-            " ORDER BY sid ASC LIMIT "
-        });
-        q.push_bind(i64::from(page_size) + 1);
-        // One connection for the page and the look past its far end: one acquire and one
-        // release (sqlx pings a connection as it goes back to the pool) instead of two.
-        let mut conn = self.read.acquire().await?;
-        let mut rows: Vec<CallerId> = q.build_query_as().fetch_all(&mut *conn).await?;
-        let beyond = rows.len() > page_size as usize;
-        rows.truncate(page_size as usize);
-        if backwards {
-            rows.reverse();
-            // Rows from the token's sid onwards were the page we came back from.
-            let has_after = match cursor {
-                Cursor::Before(sid) => any_row(&mut conn, account, filter, ">=", sid).await?,
-                _ => false,
-            };
-            Ok(Page {
-                rows,
-                has_more_after: has_after,
-                has_more_before: beyond,
-            })
-        } else {
-            // Rows up to the token's sid were the pages before (unless all were deleted).
-            let has_before = match cursor {
-                Cursor::After(sid) => any_row(&mut conn, account, filter, "<=", sid).await?,
-                _ => false,
-            };
-            Ok(Page {
-                rows,
-                has_more_after: beyond,
-                has_more_before: has_before,
-            })
-        }
+    ) -> Page {
+        self.ids().page(account.as_str(), filter, cursor, page_size)
     }
 
     // ---- callee behaviours ----------------------------------------------------------------
@@ -624,17 +605,12 @@ impl Store {
         superseded_callback: impl Fn(&Call) -> Option<NewCallback>,
         now_ms: i64,
     ) -> Result<CreateCallOutcome, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar(
-            "SELECT sid FROM outgoing_caller_ids WHERE account_sid = ? AND phone_number = ?",
-        )
-        .bind(&call.account_sid)
-        .bind(&call.to_number)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_some() {
+        // Holding the writer, the index is exactly what is committed.
+        let mut conn = self.writer().await?;
+        if self.ids().has_number(&call.account_sid, &call.to_number) {
             return Ok(CreateCallOutcome::AlreadyVerified);
         }
+        let mut tx = conn.begin().await?;
         let pending: Vec<Call> = sqlx::query_as(
             "SELECT * FROM calls WHERE account_sid = ? AND to_number = ? AND next_action_at IS NOT NULL",
         )
@@ -759,7 +735,8 @@ impl Store {
         callback: impl FnOnce(&Call) -> Option<NewCallback>,
         now_ms: i64,
     ) -> Result<Applied, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
         let mut caller_id = None;
         let mut verification = update.verification_status;
         let mut exists_conflict = false;
@@ -823,6 +800,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        let caller_id = caller_id.map(|row| self.ids_mut().put(row));
         Ok(Applied::Done {
             caller_id,
             verification_failed_because_exists: exists_conflict,
@@ -996,39 +974,6 @@ impl Store {
         .fetch_one(&self.read)
         .await
     }
-}
-
-/// Whether the filtered list has a row whose sid compares to `sid` as `op` says (`<=` or `>=`).
-async fn any_row(
-    conn: &mut SqliteConnection,
-    account: &AccountSid,
-    filter: &ListFilter<'_>,
-    op: &'static str,
-    sid: &CallerIdSid,
-) -> Result<bool, sqlx::Error> {
-    let mut q = filtered(account, filter, "SELECT sid FROM outgoing_caller_ids");
-    q.push(" AND sid ")
-        .push(op)
-        .push(" ")
-        .push_bind(sid.as_str())
-        .push(" LIMIT 1");
-    Ok(!q.build().fetch_all(&mut *conn).await?.is_empty())
-}
-
-fn filtered<'a>(
-    account: &'a AccountSid,
-    filter: &'a ListFilter<'_>,
-    select: &str,
-) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::<Sqlite>::new(select);
-    q.push(" WHERE account_sid = ").push_bind(account.as_str());
-    if let Some(phone) = filter.phone_number {
-        q.push(" AND phone_number = ").push_bind(phone.as_str());
-    }
-    if let Some(name) = filter.friendly_name {
-        q.push(" AND friendly_name = ").push_bind(name.to_string());
-    }
-    q
 }
 
 async fn insert_caller_id_tx(

@@ -1,0 +1,305 @@
+//! Every caller ID, in memory, for the reads: fetch, list pages and filters, and the
+//! already-verified check. SQLite stays the record; this index is loaded from it at start-up
+//! and changed only by the store, after each write commits and while it still holds the one
+//! writer connection, so it applies changes in commit order and never shows what SQLite does
+//! not hold.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use super::{CallerId, Cursor, ListFilter, Page};
+
+/// One account's caller IDs, in sid order (which is creation order), with an index per filter.
+#[derive(Default)]
+struct AccountIds {
+    rows: BTreeMap<String, Arc<CallerId>>,
+    by_name: HashMap<String, BTreeSet<String>>,
+    by_phone: HashMap<String, String>,
+}
+
+#[derive(Default)]
+pub(super) struct CallerIdIndex {
+    accounts: HashMap<String, AccountIds>,
+}
+
+/// The sids a list walks through, before paging.
+enum Candidates<'a> {
+    All(&'a BTreeMap<String, Arc<CallerId>>),
+    Named(&'a BTreeSet<String>),
+    One(Option<&'a String>),
+}
+
+type SidIter<'a> = Box<dyn DoubleEndedIterator<Item = &'a String> + 'a>;
+
+impl<'a> Candidates<'a> {
+    fn range(&self, lo: Bound<&str>, hi: Bound<&str>) -> SidIter<'a> {
+        match *self {
+            Candidates::All(rows) => Box::new(rows.range::<str, _>((lo, hi)).map(|(sid, _)| sid)),
+            Candidates::Named(sids) => Box::new(sids.range::<str, _>((lo, hi))),
+            Candidates::One(sid) => Box::new(sid.filter(|s| within(lo, hi, s)).into_iter()),
+        }
+    }
+}
+
+fn within(lo: Bound<&str>, hi: Bound<&str>, s: &str) -> bool {
+    let above = match lo {
+        Bound::Included(lo) => s >= lo,
+        Bound::Excluded(lo) => s > lo,
+        Bound::Unbounded => true,
+    };
+    let below = match hi {
+        Bound::Included(hi) => s <= hi,
+        Bound::Excluded(hi) => s < hi,
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+impl AccountIds {
+    fn insert(&mut self, row: Arc<CallerId>) {
+        self.by_name
+            .entry(row.friendly_name.clone())
+            .or_default()
+            .insert(row.sid.clone());
+        self.by_phone
+            .insert(row.phone_number.clone(), row.sid.clone());
+        self.rows.insert(row.sid.clone(), row);
+    }
+
+    fn remove(&mut self, sid: &str) -> Option<Arc<CallerId>> {
+        let row = self.rows.remove(sid)?;
+        if let Some(sids) = self.by_name.get_mut(&row.friendly_name) {
+            sids.remove(sid);
+            if sids.is_empty() {
+                self.by_name.remove(&row.friendly_name);
+            }
+        }
+        if self.by_phone.get(&row.phone_number).map(String::as_str) == Some(sid) {
+            self.by_phone.remove(&row.phone_number);
+        }
+        Some(row)
+    }
+
+    fn candidates(&self, filter: &ListFilter<'_>) -> Candidates<'_> {
+        static NONE: BTreeSet<String> = BTreeSet::new();
+        if let Some(phone) = filter.phone_number {
+            let sid = self.by_phone.get(phone.as_str()).filter(|sid| {
+                filter.friendly_name.is_none_or(|name| {
+                    self.rows
+                        .get(sid.as_str())
+                        .is_some_and(|row| row.friendly_name == name)
+                })
+            });
+            return Candidates::One(sid);
+        }
+        match filter.friendly_name {
+            Some(name) => Candidates::Named(self.by_name.get(name).unwrap_or(&NONE)),
+            None => Candidates::All(&self.rows),
+        }
+    }
+}
+
+impl CallerIdIndex {
+    pub(super) fn load(rows: Vec<CallerId>) -> CallerIdIndex {
+        let mut index = CallerIdIndex::default();
+        for row in rows {
+            index.put(row);
+        }
+        index
+    }
+
+    pub(super) fn get(&self, account: &str, sid: &str) -> Option<Arc<CallerId>> {
+        self.accounts.get(account)?.rows.get(sid).cloned()
+    }
+
+    /// The account owning `sid`, if any does.
+    pub(super) fn owner(&self, sid: &str) -> Option<String> {
+        self.accounts
+            .iter()
+            .find(|(_, ids)| ids.rows.contains_key(sid))
+            .map(|(account, _)| account.clone())
+    }
+
+    pub(super) fn has_number(&self, account: &str, phone: &str) -> bool {
+        self.accounts
+            .get(account)
+            .is_some_and(|ids| ids.by_phone.contains_key(phone))
+    }
+
+    /// Adds a caller ID, or replaces the one with its sid.
+    pub(super) fn put(&mut self, row: CallerId) -> Arc<CallerId> {
+        let row = Arc::new(row);
+        let ids = self.accounts.entry(row.account_sid.clone()).or_default();
+        ids.remove(&row.sid);
+        ids.insert(row.clone());
+        row
+    }
+
+    pub(super) fn remove(&mut self, account: &str, sid: &str) -> bool {
+        self.accounts
+            .get_mut(account)
+            .and_then(|ids| ids.remove(sid))
+            .is_some()
+    }
+
+    pub(super) fn remove_account(&mut self, account: &str) {
+        self.accounts.remove(account);
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.accounts.clear();
+    }
+
+    /// One page in sid order, with whether rows exist beyond each end: the rows after the
+    /// cursor (or before it, walking back), and a look past the far end and behind the token.
+    pub(super) fn page(
+        &self,
+        account: &str,
+        filter: &ListFilter<'_>,
+        cursor: &Cursor,
+        page_size: u32,
+    ) -> Page {
+        let empty = Page {
+            rows: Vec::new(),
+            has_more_after: false,
+            has_more_before: false,
+        };
+        let Some(ids) = self.accounts.get(account) else {
+            return empty;
+        };
+        let found = ids.candidates(filter);
+        let size = page_size as usize;
+        let take = |sids: SidIter<'_>| -> Vec<Arc<CallerId>> {
+            sids.take(size + 1)
+                .filter_map(|sid| ids.rows.get(sid.as_str()).cloned())
+                .collect()
+        };
+        match cursor {
+            Cursor::Start => {
+                let mut rows = take(found.range(Bound::Unbounded, Bound::Unbounded));
+                let beyond = rows.len() > size;
+                rows.truncate(size);
+                Page {
+                    rows,
+                    has_more_after: beyond,
+                    has_more_before: false,
+                }
+            }
+            Cursor::After(token) => {
+                let token = token.as_str();
+                let mut rows = take(found.range(Bound::Excluded(token), Bound::Unbounded));
+                let beyond = rows.len() > size;
+                rows.truncate(size);
+                Page {
+                    rows,
+                    has_more_after: beyond,
+                    // Rows up to the token's sid were the pages before (unless all were deleted).
+                    has_more_before: found
+                        .range(Bound::Unbounded, Bound::Included(token))
+                        .next()
+                        .is_some(),
+                }
+            }
+            Cursor::Before(token) => {
+                let token = token.as_str();
+                let mut rows = take(Box::new(
+                    found.range(Bound::Unbounded, Bound::Excluded(token)).rev(),
+                ));
+                let beyond = rows.len() > size;
+                rows.truncate(size);
+                rows.reverse();
+                Page {
+                    rows,
+                    // Rows from the token's sid onwards were the page we came back from.
+                    has_more_after: found
+                        .range(Bound::Included(token), Bound::Unbounded)
+                        .next()
+                        .is_some(),
+                    has_more_before: beyond,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::sid::CallerIdSid;
+    use crate::wire::PhoneNumber;
+
+    fn row(n: u32, name: &str) -> CallerId {
+        CallerId {
+            sid: format!("PN{n:032}"),
+            account_sid: "AC00000000000000000000000000000001".into(),
+            phone_number: format!("+1415555{n:04}"),
+            friendly_name: name.into(),
+            date_created: 0,
+            date_updated: 0,
+        }
+    }
+
+    fn sids(page: &Page) -> Vec<String> {
+        page.rows.iter().map(|r| r.sid[30..].to_string()).collect()
+    }
+
+    const AC: &str = "AC00000000000000000000000000000001";
+
+    #[test]
+    fn pages_walk_forward_and_back_with_a_filter() {
+        let index = CallerIdIndex::load(
+            (1..=7)
+                .map(|n| row(n, if n % 2 == 1 { "odd" } else { "even" }))
+                .collect(),
+        );
+        let odd = ListFilter {
+            phone_number: None,
+            friendly_name: Some("odd"),
+        };
+        let first = index.page(AC, &odd, &Cursor::Start, 2);
+        assert_eq!(sids(&first), ["0001", "0003"]);
+        assert!(first.has_more_after && !first.has_more_before);
+        let token = CallerIdSid::parse(&first.rows[1].sid).expect("sid");
+        let second = index.page(AC, &odd, &Cursor::After(token), 2);
+        assert_eq!(sids(&second), ["0005", "0007"]);
+        assert!(!second.has_more_after && second.has_more_before);
+        let token = CallerIdSid::parse(&second.rows[0].sid).expect("sid");
+        let back = index.page(AC, &odd, &Cursor::Before(token), 2);
+        assert_eq!(sids(&back), ["0001", "0003"]);
+        assert!(back.has_more_after && !back.has_more_before);
+    }
+
+    #[test]
+    fn phone_filter_finds_one_row_and_respects_the_name() {
+        let mut index = CallerIdIndex::load((1..=3).map(|n| row(n, "x")).collect());
+        let phone = PhoneNumber::parse("+14155550002").expect("number");
+        let by_phone = |name| ListFilter {
+            phone_number: Some(&phone),
+            friendly_name: name,
+        };
+        assert_eq!(
+            sids(&index.page(AC, &by_phone(None), &Cursor::Start, 50)),
+            ["0002"]
+        );
+        assert!(index
+            .page(AC, &by_phone(Some("y")), &Cursor::Start, 50)
+            .rows
+            .is_empty());
+        // A rename moves the row between name sets; a delete frees the number.
+        let mut renamed = row(2, "y");
+        renamed.date_updated = 5;
+        index.put(renamed);
+        assert_eq!(
+            index
+                .page(AC, &by_phone(Some("y")), &Cursor::Start, 50)
+                .rows
+                .len(),
+            1
+        );
+        assert!(index.remove(AC, &row(2, "y").sid));
+        assert!(!index.has_number(AC, "+14155550002"));
+        assert_eq!(index.owner(&row(1, "x").sid).as_deref(), Some(AC));
+        assert_eq!(index.owner(&row(2, "x").sid), None);
+    }
+}
