@@ -334,7 +334,7 @@ async fn get_behavior(
     let (raw_account, raw_phone) = path.map_err(|_| ApiError::not_found(uri.path()))?.0;
     let account = account_from_path(&app, &uri, &raw_account).await?;
     let phone = phone_from_path(&raw_phone)?;
-    let set = app.store.behavior(&account, &phone).await?;
+    let set = app.store.behavior(&account, &phone);
     let (behavior, magic) = match set.as_deref().and_then(Behavior::parse) {
         Some(b) => (b, false),
         None => match Behavior::for_magic_number(phone.as_str()) {

@@ -149,14 +149,16 @@ pub async fn serve(
         state.engine.clone(),
         state.store.clone(),
         state.metrics.clone(),
-        stopped,
+        stopped.clone(),
     ));
+    let checkpoints = tokio::spawn(state.store.clone().run_checkpoints(stopped));
     let result = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop.send(true);
     let _ = calls.await;
     let _ = callbacks.await;
+    let _ = checkpoints.await;
     state.store.close().await;
     result
 }

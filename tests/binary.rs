@@ -520,3 +520,41 @@ async fn concurrent_updates_leave_reads_agreeing_with_the_file() {
     let (exit, _) = second.terminate().await;
     assert!(exit.success());
 }
+
+#[tokio::test]
+async fn the_wal_stays_short_under_sustained_writes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("x.db");
+    let url = format!("sqlite://{}", db.display());
+    let args = ["--database-url", url.as_str()];
+    let emulator = Emulator::start(dir.path(), &args, &[]).await;
+    let row = emulator.seed(DEV_SID, "+14158675309", "Start").await;
+    let path = format!(
+        "/2010-04-01/Accounts/{DEV_SID}/OutgoingCallerIds/{}.json",
+        row["sid"].as_str().expect("sid")
+    );
+    // At least one 4 KiB WAL frame per update: over 4 MB of WAL if nothing started it again.
+    let mut largest = 0;
+    for round in 0..100 {
+        let mut updates = tokio::task::JoinSet::new();
+        for n in 0..10 {
+            let request = emulator
+                .client
+                .post(emulator.url(&path))
+                .basic_auth(DEV_SID, Some(DEV_TOKEN))
+                .form(&[("FriendlyName", format!("Name {round} {n}"))]);
+            updates.spawn(async move { request.send().await.expect("send").status() });
+        }
+        while let Some(status) = updates.join_next().await {
+            assert_eq!(status.expect("join"), 200);
+        }
+        let wal = std::fs::metadata(dir.path().join("x.db-wal")).map_or(0, |m| m.len());
+        largest = largest.max(wal);
+    }
+    assert!(
+        largest < 2 * 1024 * 1024,
+        "the WAL grew to {largest} bytes over 1,000 updates"
+    );
+    let (exit, _) = emulator.terminate().await;
+    assert!(exit.success());
+}

@@ -599,7 +599,11 @@ async fn no_answer_and_busy_fail() {
         set_behavior(&app, SID, phone, behavior).await;
         let created = create(
             &app,
-            &[("PhoneNumber", phone), ("StatusCallback", &receiver.url)],
+            &[
+                ("PhoneNumber", phone),
+                ("StatusCallback", &receiver.url),
+                ("CallDelay", "1"),
+            ],
         )
         .await;
         let sid = call_sid(&created);
@@ -776,7 +780,11 @@ async fn magic_numbers_need_no_setup() {
         assert_eq!(shown["magic"], true, "{phone}");
         let created = create(
             &app,
-            &[("PhoneNumber", phone), ("StatusCallback", &receiver.url)],
+            &[
+                ("PhoneNumber", phone),
+                ("StatusCallback", &receiver.url),
+                ("CallDelay", "1"),
+            ],
         )
         .await;
         let sid = call_sid(&created);
@@ -1800,4 +1808,60 @@ async fn a_callback_cut_short_by_a_crash_is_sent_again_with_the_same_token() {
     assert_signed(again, &receiver, TOKEN);
     let journal = wait_callback_state(&app, &sid, "delivered").await;
     assert_eq!(journal["attempts"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn the_scheduler_moves_many_calls_step_by_step_in_real_time() {
+    // 1/100 of real time: each call waits at every step, so the scheduler (not the request)
+    // takes the steps, several calls per transaction.
+    let app = TestApp::spawn_with(|s| s.time_scale = 0.01).await;
+    let receiver = Receiver::start().await;
+    let cases = [
+        ("+14155550201", "correct-code", "completed", "success"),
+        ("+14155550202", "wrong-code", "completed", "failed"),
+        ("+14155550203", "busy", "busy", "failed"),
+        ("+14155550204", "no-answer", "no-answer", "failed"),
+        ("+14155550205", "correct-code", "completed", "success"),
+        ("+14155550206", "correct-code", "completed", "success"),
+    ];
+    let mut sids = Vec::new();
+    for (phone, behavior, _, _) in cases {
+        set_behavior(&app, SID, phone, behavior).await;
+        let created = create(
+            &app,
+            &[
+                ("PhoneNumber", phone),
+                ("StatusCallback", &receiver.url),
+                ("CallDelay", "1"),
+            ],
+        )
+        .await;
+        let sid = call_sid(&created);
+        assert_eq!(call_view(&app, &sid).await["status"], "queued");
+        sids.push(sid);
+    }
+    for (sid, (_, _, status, verification)) in sids.iter().zip(cases) {
+        let view = wait_status(&app, sid, status).await;
+        assert_eq!(view["verification_status"], verification, "{view}");
+        let timeline = timeline_statuses(&view);
+        let expected: &[&str] = match status {
+            "completed" => &["queued", "ringing", "in-progress", "completed"],
+            other => &["queued", "ringing", other],
+        };
+        assert_eq!(timeline, expected, "{view}");
+        let callback = wait_callback(&receiver, sid).await;
+        let params = params_map(&callback);
+        assert_eq!(params["CallStatus"], status);
+        assert_eq!(params["VerificationStatus"], verification);
+    }
+    let verified: Vec<String> = caller_ids(&app, &dev())
+        .await
+        .iter()
+        .map(|c| c["phone_number"].as_str().expect("number").to_string())
+        .collect();
+    assert_eq!(
+        verified,
+        ["+14155550201", "+14155550205", "+14155550206"],
+        "one caller ID per successful call, in creation order"
+    );
 }

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::outgoing_caller_ids::check_friendly_name;
 use super::{respond, Ctx};
 use crate::error::ApiError;
-use crate::store::{Call, CreateCallOutcome};
-use crate::verification::{self, Behavior};
+use crate::store::{Call, CreateCallOutcome, NewCall};
+use crate::verification::{self, machine, Behavior};
 use crate::wire::sid::{random_bytes, CallSid};
 use crate::wire::{self, Format, Params, PhoneNumber};
 
@@ -159,7 +159,7 @@ struct ValidationRequestXml<'a> {
 pub async fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Response, ApiError> {
     let request = NewValidationRequest::from_params(params)?;
     let app = ctx.app;
-    let behavior = match app.store.behavior(&ctx.account, &request.phone).await? {
+    let behavior = match app.store.behavior(&ctx.account, &request.phone) {
         Some(b) => Behavior::parse(&b),
         None => None,
     }
@@ -189,9 +189,34 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Response, ApiError
         end_time: None,
         duration: None,
     };
+    // Steps already due (at time scale 0, the whole call) are taken in the same transaction.
+    let mut new = NewCall {
+        call: call.clone(),
+        events: vec![(
+            "queued",
+            format!(
+                "validation request created; callee behaviour {}, CallDelay {}s",
+                behavior.as_str(),
+                request.call_delay
+            ),
+        )],
+        create_caller_id: false,
+    };
+    if call.next_action_at.is_some_and(|at| at <= now) {
+        let (steps, to) = machine::steps_due(&call, behavior, &app.engine.timing, now);
+        new.create_caller_id = steps.iter().any(|s| s.create_caller_id);
+        new.events
+            .extend(steps.into_iter().map(|s| (s.status, s.note)));
+        new.call = to;
+    }
+    let ended = new
+        .call
+        .next_action_at
+        .is_none()
+        .then(|| new.call.status.clone());
     match app
         .store
-        .create_call(&call, verification::status_callback, now)
+        .create_call(new, verification::status_callback, now)
         .await?
     {
         CreateCallOutcome::AlreadyVerified => {
@@ -201,12 +226,17 @@ pub async fn create(ctx: &Ctx<'_>, params: &Params) -> Result<Response, ApiError
             for _ in &created.superseded {
                 app.metrics.call_ended("canceled");
             }
-            if !created.superseded.is_empty() {
+            if let Some(status) = &ended {
+                app.metrics.call_ended(status);
+            }
+            if !created.superseded.is_empty() || ended.is_some() {
                 app.engine.wake_callbacks();
             }
         }
     }
-    app.engine.wake_calls();
+    if ended.is_none() {
+        app.engine.wake_calls();
+    }
     app.metrics.validation_requests_created();
 
     let body = match ctx.format() {

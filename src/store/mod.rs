@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Sqlite, Transaction};
+use sqlx::{Connection, FromRow, QueryBuilder, Row, Sqlite, Transaction};
 
 use index::CallerIdIndex;
 
@@ -30,7 +31,18 @@ pub struct Store {
     write: SqlitePool,
     credentials: Arc<CredentialCache>,
     caller_ids: Arc<RwLock<CallerIdIndex>>,
+    /// Callee behaviours set per account and number, in memory like the caller IDs.
+    behaviors: Arc<RwLock<Behaviors>>,
+    /// How to open the checkpointer's connection; `None` for an in-memory database.
+    checkpointer: Option<SqliteConnectOptions>,
 }
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The WAL length (in 4 KiB frames) from which the checkpointer makes the writer start the WAL
+/// again from the beginning.
+const RESTART_WAL_AT_FRAMES: i64 = 256;
 
 /// What authenticates a username (an AccountSid or an API key sid): its secret and the account
 /// it acts for.
@@ -48,6 +60,9 @@ struct CredentialCache {
     generation: AtomicU64,
     map: RwLock<HashMap<String, Arc<Credential>>>,
 }
+
+/// Callee behaviours by account, then number.
+type Behaviors = HashMap<String, HashMap<String, String>>;
 
 /// The most usernames the credential cache holds.
 const CREDENTIAL_CACHE_LIMIT: usize = 10_000;
@@ -161,28 +176,40 @@ pub struct Page {
     pub has_more_before: bool,
 }
 
-/// What a new validation request did to the calls already pending for its number.
+/// A verification call to create: as its steps due at creation leave it (at time scale 0, the
+/// whole call), with one timeline event per step, `queued` first.
 pub struct NewCall {
+    pub call: Call,
+    pub events: Vec<(&'static str, String)>,
+    /// The call succeeded: create its caller ID in the same transaction.
+    pub create_caller_id: bool,
+}
+
+/// What a new validation request did.
+pub struct CreatedCall {
+    /// Calls that were pending for the same number and ended `canceled`.
     pub superseded: Vec<Call>,
+    /// The caller ID, when the call succeeded at creation.
+    pub caller_id: Option<Arc<CallerId>>,
 }
 
 /// The outcome of creating a validation request.
 pub enum CreateCallOutcome {
-    Created(NewCall),
+    Created(CreatedCall),
     AlreadyVerified,
 }
 
-/// How a call moves on, as decided by the verification state machine.
+/// How a call moves on, as decided by the verification state machine: from the state it was
+/// read in to the state its steps leave it in, each step a timeline event.
 pub struct CallUpdate<'a> {
-    pub status: &'a str,
-    pub verification_status: Option<&'a str>,
-    pub next_action_at: Option<i64>,
-    pub start_time: Option<i64>,
-    pub end_time: Option<i64>,
-    pub duration: Option<i64>,
-    pub digits: Option<&'a str>,
-    pub note: String,
-    /// On success: create this caller ID in the same transaction.
+    /// The call as read; the update applies only if it is still in this status, step and
+    /// digits (digits keyed meanwhile make the scheduler read the call again).
+    pub from: &'a Call,
+    /// The call after its steps.
+    pub to: Call,
+    /// One `(status, note)` timeline event per step, in order.
+    pub events: Vec<(&'static str, String)>,
+    /// On success: create the caller ID in the same transaction.
     pub create_caller_id: bool,
 }
 
@@ -194,13 +221,11 @@ pub struct NewCallback {
 }
 
 /// What applying a call update did.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
     /// The call was not in the expected state (moved on by someone else); nothing written.
     Stale,
-    Done {
-        caller_id: Option<Arc<CallerId>>,
-        verification_failed_because_exists: bool,
-    },
+    Done,
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
@@ -233,25 +258,32 @@ impl Store {
                 write: pool,
                 credentials: Arc::default(),
                 caller_ids: Arc::default(),
+                behaviors: Arc::default(),
+                checkpointer: None,
             }
         } else {
             // No ping before each acquire: a SQLite connection cannot go stale, and the ping is
             // a round trip to the connection's thread that doubled the cost of a fetch.
+            // The writer never checkpoints: a checkpoint copies pages back into the database
+            // file and syncs it, which in the writer's commit path held every queued write for
+            // milliseconds. The checkpointer does it beside the writer instead.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(read_connections.max(1))
                 .test_before_acquire(false)
-                .connect_with(options.read_only(true))
+                .connect_with(options.clone().read_only(true))
                 .await?;
             Store {
                 read,
                 write,
                 credentials: Arc::default(),
                 caller_ids: Arc::default(),
+                behaviors: Arc::default(),
+                checkpointer: Some(options),
             }
         };
         MIGRATOR.run(&store.write).await?;
@@ -259,6 +291,18 @@ impl Store {
             .fetch_all(&store.write)
             .await?;
         *store.ids_mut() = CallerIdIndex::load(rows);
+        let set: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT account_sid, phone_number, behavior FROM phone_behaviors")
+                .fetch_all(&store.write)
+                .await?;
+        let mut behaviors = store.behaviors_mut();
+        for (account, number, behavior) in set {
+            behaviors
+                .entry(account)
+                .or_default()
+                .insert(number, behavior);
+        }
+        drop(behaviors);
         Ok(store)
     }
 
@@ -272,10 +316,68 @@ impl Store {
         self.caller_ids.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn behaviors_mut(&self) -> RwLockWriteGuard<'_, Behaviors> {
+        self.behaviors.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets what memory holds for `account`, deleted.
+    fn forget_account(&self, account: &str) {
+        self.ids_mut().remove_account(account);
+        self.behaviors_mut().remove(account);
+    }
+
     /// The one writer connection. Whoever changes caller IDs holds it until the index is
     /// changed too, so the index takes changes in the order they committed.
     async fn writer(&self) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
         self.write.acquire().await
+    }
+
+    /// Keeps the WAL short until `stop` turns true, every [`CHECKPOINT_INTERVAL`]. A passive
+    /// checkpoint on a connection of its own copies what the WAL holds beside the writer. Once
+    /// the WAL is [`RESTART_WAL_AT_FRAMES`] long, a second one runs on the writer connection,
+    /// between two writes: it copies only what was committed meanwhile, and the writer's next
+    /// write then starts the WAL again from the beginning instead of growing it. (SQLite
+    /// restarted the WAL only after a checkpoint made by the writer itself, in measurements.)
+    /// Nothing to do in memory.
+    pub async fn run_checkpoints(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let Some(options) = self.checkpointer.clone() else {
+            return;
+        };
+        let mut conn: Option<SqliteConnection> = None;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+            if conn.is_none() {
+                match SqliteConnection::connect_with(&options).await {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checkpointer could not open the database");
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            let result = match checkpoint(c).await {
+                Ok(frames) if frames >= RESTART_WAL_AT_FRAMES => match self.writer().await {
+                    Ok(mut writer) => checkpoint(&mut writer).await.map(|_| ()),
+                    Err(e) => Err(e),
+                },
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                conn = None;
+            }
+        }
+        if let Some(c) = conn {
+            let _ = c.close().await;
+        }
     }
 
     pub async fn close(&self) {
@@ -326,11 +428,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        let mut ids = self.ids_mut();
         for sid in removed {
-            ids.remove_account(&sid);
+            self.forget_account(&sid);
         }
-        drop(ids);
         drop(conn);
         self.credentials_changed();
         Ok(())
@@ -430,7 +530,7 @@ impl Store {
             .rows_affected()
             > 0;
         tx.commit().await?;
-        self.ids_mut().remove_account(sid.as_str());
+        self.forget_account(sid.as_str());
         drop(conn);
         self.credentials_changed();
         Ok(done)
@@ -470,6 +570,7 @@ impl Store {
         }
         tx.commit().await?;
         self.ids_mut().clear();
+        self.behaviors_mut().clear();
         drop(conn);
         self.credentials_changed();
         Ok(())
@@ -568,6 +669,7 @@ impl Store {
         phone: &PhoneNumber,
         behavior: &str,
     ) -> Result<(), sqlx::Error> {
+        let mut conn = self.writer().await?;
         sqlx::query(
             "INSERT INTO phone_behaviors (account_sid, phone_number, behavior) VALUES (?, ?, ?)
              ON CONFLICT (account_sid, phone_number) DO UPDATE SET behavior = excluded.behavior",
@@ -575,113 +677,148 @@ impl Store {
         .bind(account.as_str())
         .bind(phone.as_str())
         .bind(behavior)
-        .execute(&self.write)
-        .await
-        .map(|_| ())
+        .execute(&mut *conn)
+        .await?;
+        self.behaviors_mut()
+            .entry(account.to_string())
+            .or_default()
+            .insert(phone.to_string(), behavior.to_string());
+        Ok(())
     }
 
-    pub async fn behavior(
-        &self,
-        account: &AccountSid,
-        phone: &PhoneNumber,
-    ) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT behavior FROM phone_behaviors WHERE account_sid = ? AND phone_number = ?",
-        )
-        .bind(account.as_str())
-        .bind(phone.as_str())
-        .fetch_optional(&self.read)
-        .await
+    pub fn behavior(&self, account: &AccountSid, phone: &PhoneNumber) -> Option<String> {
+        self.behaviors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account.as_str())?
+            .get(phone.as_str())
+            .cloned()
     }
 
     // ---- calls ----------------------------------------------------------------------------
 
     /// Creates a verification call, unless the number is already verified on the account. Calls
     /// still pending for the same number end as `canceled` in the same transaction, each with
-    /// its callback queued.
+    /// its callback queued; so is the new call's, if it ended at creation. One round trip to
+    /// the writer's thread does the common case: a single multi-statement query between BEGIN
+    /// and COMMIT.
     pub async fn create_call(
         &self,
-        call: &Call,
-        superseded_callback: impl Fn(&Call) -> Option<NewCallback>,
+        new: NewCall,
+        callback: impl Fn(&Call) -> Option<NewCallback>,
         now_ms: i64,
     ) -> Result<CreateCallOutcome, sqlx::Error> {
         // Holding the writer, the index is exactly what is committed.
         let mut conn = self.writer().await?;
+        let mut call = new.call;
         if self.ids().has_number(&call.account_sid, &call.to_number) {
             return Ok(CreateCallOutcome::AlreadyVerified);
         }
+        let caller_id_sid = new.create_caller_id.then(CallerIdSid::generate);
+        call.outgoing_caller_id_sid = caller_id_sid.as_ref().map(ToString::to_string);
         let mut tx = conn.begin().await?;
-        let pending: Vec<Call> = sqlx::query_as(
-            "SELECT * FROM calls WHERE account_sid = ? AND to_number = ? AND next_action_at IS NOT NULL",
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
+        );
+        q.push_bind(now_ms)
+            .push(", 'canceled', ")
+            .push_bind(format!("superseded by validation request {}", call.sid))
+            .push(" FROM calls WHERE account_sid = ")
+            .push_bind(&call.account_sid)
+            .push(" AND to_number = ")
+            .push_bind(&call.to_number)
+            .push(" AND next_action_at IS NOT NULL; ");
+        q.push(
+            "UPDATE calls SET status = 'canceled', verification_status = 'failed',
+             next_action_at = NULL, end_time = ",
         )
-        .bind(&call.account_sid)
-        .bind(&call.to_number)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut superseded = Vec::with_capacity(pending.len());
-        for old in pending {
-            sqlx::query(
-                "UPDATE calls SET status = 'canceled', verification_status = 'failed',
-                 next_action_at = NULL, end_time = ?, date_updated = ? WHERE sid = ?",
-            )
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(&old.sid)
-            .execute(&mut *tx)
-            .await?;
-            insert_event(
-                &mut tx,
-                &old.sid,
-                now_ms,
-                "canceled",
-                format!("superseded by validation request {}", call.sid),
-            )
-            .await?;
-            let mut ended = old.clone();
-            ended.status = "canceled".into();
-            ended.verification_status = Some("failed".into());
-            ended.end_time = Some(now_ms);
-            if let Some(cb) = superseded_callback(&ended) {
-                insert_callback(&mut tx, &ended.account_sid, &ended.sid, &cb, now_ms).await?;
-            }
-            superseded.push(ended);
-        }
-        sqlx::query(
+        .push_bind(now_ms)
+        .push(", date_updated = ")
+        .push_bind(now_ms)
+        .push(" WHERE account_sid = ")
+        .push_bind(&call.account_sid)
+        .push(" AND to_number = ")
+        .push_bind(&call.to_number)
+        .push(" AND next_action_at IS NOT NULL RETURNING 'superseded' AS kind, *; ");
+        q.push(
             "INSERT INTO calls (sid, account_sid, to_number, friendly_name, validation_code,
              extension, call_delay, status_callback, status_callback_method, behavior, status,
              verification_status, digits, next_action_at, outgoing_caller_id_sid, date_created,
-             date_updated, start_time, end_time, duration)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL, ?, ?, NULL, NULL, NULL)",
-        )
-        .bind(&call.sid)
-        .bind(&call.account_sid)
-        .bind(&call.to_number)
-        .bind(&call.friendly_name)
-        .bind(&call.validation_code)
-        .bind(&call.extension)
-        .bind(call.call_delay)
-        .bind(&call.status_callback)
-        .bind(&call.status_callback_method)
-        .bind(&call.behavior)
-        .bind(&call.status)
-        .bind(call.next_action_at)
-        .bind(call.date_created)
-        .bind(call.date_updated)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(
-            &mut tx,
-            &call.sid,
-            now_ms,
-            "queued",
-            format!(
-                "validation request created; callee behaviour {}, CallDelay {}s",
-                call.behavior, call.call_delay
-            ),
-        )
-        .await?;
+             date_updated, start_time, end_time, duration) ",
+        );
+        q.push_values([&call], |mut row, c| {
+            row.push_bind(&c.sid)
+                .push_bind(&c.account_sid)
+                .push_bind(&c.to_number)
+                .push_bind(&c.friendly_name)
+                .push_bind(&c.validation_code)
+                .push_bind(&c.extension)
+                .push_bind(c.call_delay)
+                .push_bind(&c.status_callback)
+                .push_bind(&c.status_callback_method)
+                .push_bind(&c.behavior)
+                .push_bind(&c.status)
+                .push_bind(&c.verification_status)
+                .push_bind(&c.digits)
+                .push_bind(c.next_action_at)
+                .push_bind(&c.outgoing_caller_id_sid)
+                .push_bind(c.date_created)
+                .push_bind(c.date_updated)
+                .push_bind(c.start_time)
+                .push_bind(c.end_time)
+                .push_bind(c.duration);
+        });
+        q.push("; INSERT INTO call_events (call_sid, at, status, note) ");
+        q.push_values(new.events, |mut row, (status, note)| {
+            row.push_bind(&call.sid)
+                .push_bind(now_ms)
+                .push_bind(status)
+                .push_bind(note);
+        });
+        if let Some(sid) = &caller_id_sid {
+            q.push(
+                "; INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number, friendly_name,
+                 date_created, date_updated) ",
+            );
+            q.push_values([&call], |mut row, c| {
+                row.push_bind(sid.as_str())
+                    .push_bind(&c.account_sid)
+                    .push_bind(&c.to_number)
+                    .push_bind(&c.friendly_name)
+                    .push_bind(now_ms / 1000)
+                    .push_bind(now_ms / 1000);
+            });
+            q.push(" RETURNING 'caller_id' AS kind, *");
+        }
+        let own_callback = call
+            .next_action_at
+            .is_none()
+            .then(|| callback(&call))
+            .flatten();
+        if let Some(cb) = &own_callback {
+            q.push("; ");
+            push_insert_callback(&mut q, &call.account_sid, &call.sid, cb, now_ms);
+        }
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut superseded = Vec::new();
+        let mut caller_id = None;
+        for row in &rows {
+            match row.try_get::<&str, _>("kind")? {
+                "superseded" => superseded.push(Call::from_row(row)?),
+                _ => caller_id = Some(CallerId::from_row(row)?),
+            }
+        }
+        for ended in &superseded {
+            if let Some(cb) = callback(ended) {
+                insert_callback(&mut tx, &ended.account_sid, &ended.sid, &cb, now_ms).await?;
+            }
+        }
         tx.commit().await?;
-        Ok(CreateCallOutcome::Created(NewCall { superseded }))
+        let caller_id = caller_id.map(|row| self.ids_mut().put(row));
+        Ok(CreateCallOutcome::Created(CreatedCall {
+            superseded,
+            caller_id,
+        }))
     }
 
     pub async fn call(&self, sid: &CallSid) -> Result<Option<Call>, sqlx::Error> {
@@ -723,88 +860,109 @@ impl Store {
             .await
     }
 
-    /// Moves `call` on, provided it is still in the status, step and digits it was read in
-    /// (digits keyed meanwhile make the scheduler read the call again). On
-    /// success the caller ID is created here; if the number got verified meanwhile (through
-    /// the control API), the call ends as a failed verification instead. The callback, if
-    /// any, is queued in the same transaction.
-    pub async fn apply_call_update(
+    /// Moves calls on, all in one transaction: each provided it is still in the state it was
+    /// read in. On success the caller ID is created here; if the number got verified meanwhile
+    /// (through the control API), the call ends as a failed verification instead. The
+    /// callback of a call that ends, if it has one, is queued in the same transaction.
+    pub async fn apply_call_updates(
         &self,
-        call: &Call,
-        update: &CallUpdate<'_>,
-        callback: impl FnOnce(&Call) -> Option<NewCallback>,
+        updates: Vec<CallUpdate<'_>>,
+        callback: impl Fn(&Call) -> Option<NewCallback>,
         now_ms: i64,
-    ) -> Result<Applied, sqlx::Error> {
+    ) -> Result<Vec<Applied>, sqlx::Error> {
         let mut conn = self.writer().await?;
         let mut tx = conn.begin().await?;
-        let mut caller_id = None;
-        let mut verification = update.verification_status;
-        let mut exists_conflict = false;
-        if update.create_caller_id {
-            let phone = PhoneNumber::from_trusted(call.to_number.clone());
-            let account = AccountSid::from_trusted(call.account_sid.clone());
-            caller_id = insert_caller_id_tx(
-                &mut tx,
-                &account,
-                &phone,
-                &call.friendly_name,
-                now_ms / 1000,
+        let mut applied = Vec::with_capacity(updates.len());
+        let mut created: Vec<CallerId> = Vec::new();
+        for mut update in updates {
+            // Holding the writer, the index and this batch's own inserts are every number
+            // verified so far.
+            let exists = update.create_caller_id
+                && (self
+                    .ids()
+                    .has_number(&update.to.account_sid, &update.to.to_number)
+                    || created.iter().any(|c| {
+                        c.account_sid == update.to.account_sid
+                            && c.phone_number == update.to.to_number
+                    }));
+            let caller_id_sid = (update.create_caller_id && !exists).then(CallerIdSid::generate);
+            if exists {
+                update.to.verification_status = Some("failed".into());
+                if let Some((_, note)) = update.events.last_mut() {
+                    note.push_str(
+                        "; the number was already verified on this account, so nothing was created",
+                    );
+                }
+            }
+            let to = &update.to;
+            let from = update.from;
+            let mut rows: Vec<Call> = sqlx::query_as(
+                "UPDATE calls SET status = ?, verification_status = ?, next_action_at = ?,
+                 start_time = ?, end_time = ?, duration = ?, digits = ?,
+                 outgoing_caller_id_sid = ?, date_updated = ?
+                 WHERE sid = ? AND status = ? AND next_action_at IS ? AND digits IS ?
+                 RETURNING *",
             )
+            .bind(&to.status)
+            .bind(&to.verification_status)
+            .bind(to.next_action_at)
+            .bind(to.start_time)
+            .bind(to.end_time)
+            .bind(to.duration)
+            .bind(&to.digits)
+            .bind(caller_id_sid.as_ref().map(CallerIdSid::as_str))
+            .bind(now_ms)
+            .bind(&from.sid)
+            .bind(&from.status)
+            .bind(from.next_action_at)
+            .bind(&from.digits)
+            .fetch_all(&mut *tx)
             .await?;
-            if caller_id.is_none() {
-                verification = Some("failed");
-                exists_conflict = true;
+            let Some(ended) = rows.pop() else {
+                applied.push(Applied::Stale);
+                continue;
+            };
+            if let Some(sid) = &caller_id_sid {
+                let row: Vec<CallerId> = sqlx::query_as(
+                    "INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number,
+                     friendly_name, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?)
+                     RETURNING *",
+                )
+                .bind(sid.as_str())
+                .bind(&ended.account_sid)
+                .bind(&ended.to_number)
+                .bind(&ended.friendly_name)
+                .bind(now_ms / 1000)
+                .bind(now_ms / 1000)
+                .fetch_all(&mut *tx)
+                .await?;
+                created.extend(row);
             }
-        }
-        let changed = sqlx::query(
-            "UPDATE calls SET status = ?, verification_status = COALESCE(?, verification_status),
-             next_action_at = ?, start_time = COALESCE(?, start_time), end_time = COALESCE(?, end_time),
-             duration = COALESCE(?, duration), digits = COALESCE(?, digits),
-             outgoing_caller_id_sid = ?, date_updated = ?
-             WHERE sid = ? AND status = ? AND next_action_at IS ? AND digits IS ?",
-        )
-        .bind(update.status)
-        .bind(verification)
-        .bind(update.next_action_at)
-        .bind(update.start_time)
-        .bind(update.end_time)
-        .bind(update.duration)
-        .bind(update.digits)
-        .bind(caller_id.as_ref().map(|c: &CallerId| c.sid.clone()))
-        .bind(now_ms)
-        .bind(&call.sid)
-        .bind(&call.status)
-        .bind(call.next_action_at)
-        .bind(&call.digits)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            tx.rollback().await?;
-            return Ok(Applied::Stale);
-        }
-        let mut note = update.note.clone();
-        if exists_conflict {
-            note.push_str(
-                "; the number was already verified on this account, so nothing was created",
-            );
-        }
-        insert_event(&mut tx, &call.sid, now_ms, update.status, note).await?;
-        let ended: Call = sqlx::query_as("SELECT * FROM calls WHERE sid = ?")
-            .bind(&call.sid)
-            .fetch_one(&mut *tx)
-            .await?;
-        if update.next_action_at.is_none() {
-            if let Some(cb) = callback(&ended) {
-                insert_callback(&mut tx, &ended.account_sid, &ended.sid, &cb, now_ms).await?;
+            if !update.events.is_empty() {
+                let mut events = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO call_events (call_sid, at, status, note) ",
+                );
+                events.push_values(update.events, |mut row, (status, note)| {
+                    row.push_bind(&ended.sid)
+                        .push_bind(now_ms)
+                        .push_bind(status)
+                        .push_bind(note);
+                });
+                events.build().execute(&mut *tx).await?;
             }
+            if ended.next_action_at.is_none() {
+                if let Some(cb) = callback(&ended) {
+                    insert_callback(&mut tx, &ended.account_sid, &ended.sid, &cb, now_ms).await?;
+                }
+            }
+            applied.push(Applied::Done);
         }
         tx.commit().await?;
-        let caller_id = caller_id.map(|row| self.ids_mut().put(row));
-        Ok(Applied::Done {
-            caller_id,
-            verification_failed_because_exists: exists_conflict,
-        })
+        let mut ids = self.ids_mut();
+        for row in created {
+            ids.put(row);
+        }
+        Ok(applied)
     }
 
     /// Records digits keyed by the callee and makes the call due now if it is waiting for
@@ -976,6 +1134,15 @@ impl Store {
     }
 }
 
+/// A passive checkpoint; returns how many frames the WAL holds.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+    // fetch_all: a statement left unfinished keeps its connection's read snapshot open.
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.first().map_or(0, |(_busy, frames, _copied)| *frames))
+}
+
 async fn insert_caller_id_tx(
     tx: &mut Transaction<'_, Sqlite>,
     account: &AccountSid,
@@ -1027,20 +1194,34 @@ async fn insert_callback(
     cb: &NewCallback,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    push_insert_callback(&mut q, account_sid, call_sid, cb, now_ms);
+    q.build().execute(&mut **tx).await.map(|_| ())
+}
+
+/// Appends the statement that queues `cb`, due now, to `q`.
+fn push_insert_callback<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    account_sid: &'a str,
+    call_sid: &'a str,
+    cb: &NewCallback,
+    now_ms: i64,
+) {
     let params = serde_json::to_string(&cb.params).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
+    q.push(
         "INSERT INTO callbacks (account_sid, call_sid, url, method, params, idempotency_token,
-         state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-    )
-    .bind(account_sid)
-    .bind(call_sid)
-    .bind(&cb.url)
-    .bind(&cb.method)
-    .bind(params)
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(now_ms)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
+         state, attempts, next_attempt_at, created_at) VALUES (",
+    );
+    q.separated(", ")
+        .push_bind(account_sid)
+        .push_bind(call_sid)
+        .push_bind(cb.url.clone())
+        .push_bind(cb.method.clone())
+        .push_bind(params)
+        .push_bind(uuid::Uuid::new_v4().to_string())
+        .push_unseparated(", 'pending', 0, ")
+        .push_bind_unseparated(now_ms)
+        .push_unseparated(", ")
+        .push_bind_unseparated(now_ms)
+        .push_unseparated(")");
 }

@@ -250,6 +250,34 @@ pub fn next_step(call: &Call, behavior: Behavior, timing: &Timing, now: i64) -> 
     }
 }
 
+/// The steps a due call takes at `now`: its next step, then each following one that is due by
+/// `now` as well (at time scale 0, the whole call), and the call as they leave it.
+pub fn steps_due(call: &Call, behavior: Behavior, timing: &Timing, now: i64) -> (Vec<Step>, Call) {
+    /// More steps than any call has: a guard, should a step ever lead back to itself.
+    const MAX_STEPS: usize = 8;
+    let mut state = call.clone();
+    let mut steps = Vec::new();
+    loop {
+        let step = next_step(&state, behavior, timing, now);
+        state.status = step.status.to_string();
+        state.next_action_at = step.next_action_at;
+        if let Some(v) = step.verification_status {
+            state.verification_status = Some(v.to_string());
+        }
+        state.start_time = step.start_time.or(state.start_time);
+        state.end_time = step.end_time.or(state.end_time);
+        state.duration = step.duration.or(state.duration);
+        if step.digits.is_some() {
+            state.digits.clone_from(&step.digits);
+        }
+        let due_again = step.next_action_at.is_some_and(|at| at <= now);
+        steps.push(step);
+        if !due_again || steps.len() >= MAX_STEPS {
+            return (steps, state);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +387,33 @@ mod tests {
         };
         let s = next_step(&call("queued", None), Behavior::NoAnswer, &t, 7);
         assert_eq!(s.next_action_at, Some(7));
+    }
+
+    #[test]
+    fn steps_due_by_now_are_taken_together() {
+        let instant = Timing {
+            time_scale: 0.0,
+            ..timing()
+        };
+        let (steps, end) = steps_due(&call("queued", None), Behavior::CorrectCode, &instant, 50);
+        let statuses: Vec<_> = steps.iter().map(|s| s.status).collect();
+        assert_eq!(statuses, ["ringing", "in-progress", "completed"]);
+        assert_eq!(end.status, "completed");
+        assert_eq!(end.next_action_at, None);
+        assert_eq!(end.verification_status.as_deref(), Some("success"));
+        assert_eq!(end.digits.as_deref(), Some("012345"));
+        assert_eq!(end.start_time, Some(50));
+        assert!(steps.last().is_some_and(|s| s.create_caller_id));
+        // In real time only the step that is due is taken.
+        let (steps, end) = steps_due(&call("queued", None), Behavior::CorrectCode, &timing(), 50);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(end.status, "ringing");
+        assert_eq!(end.next_action_at, Some(3_050));
+        // A manual callee stops the run at the wait for digits, even at time scale 0.
+        let (steps, end) = steps_due(&call("queued", None), Behavior::Manual, &instant, 50);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(end.status, "in-progress");
+        assert_eq!(end.next_action_at, Some(60_050));
     }
 
     #[test]

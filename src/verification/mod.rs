@@ -17,6 +17,10 @@ use crate::metrics::Metrics;
 use crate::store::{Applied, Call, CallUpdate, NewCallback, Store};
 use crate::wire;
 
+/// The most due calls moved on in one transaction: enough to share a commit among many calls,
+/// few enough that requests waiting for the writer are not held up for long.
+const CALLS_PER_TRANSACTION: usize = 32;
+
 /// The number verification calls come from.
 pub const VERIFICATION_CALLER: &str = "+14157234000";
 
@@ -116,8 +120,8 @@ impl Engine {
             let mut healthy = true;
             match store.due_calls(now, 256).await {
                 Ok(due) => {
-                    for call in due {
-                        healthy &= self.advance(&store, &metrics, &call).await;
+                    for batch in due.chunks(CALLS_PER_TRANSACTION) {
+                        healthy &= self.advance(&store, &metrics, batch).await;
                     }
                 }
                 Err(e) => {
@@ -143,39 +147,52 @@ impl Engine {
         }
     }
 
-    /// Takes the call's next step; `false` when the database failed.
-    async fn advance(&self, store: &Store, metrics: &Metrics, call: &Call) -> bool {
-        let behavior = Behavior::parse(&call.behavior).unwrap_or(Behavior::CorrectCode);
+    /// Takes every step of `calls` that is due, in one transaction; `false` when the
+    /// database failed.
+    async fn advance(&self, store: &Store, metrics: &Metrics, calls: &[Call]) -> bool {
         let now = wire::now_millis();
-        let step = machine::next_step(call, behavior, &self.timing, now);
-        let update = CallUpdate {
-            status: step.status,
-            verification_status: step.verification_status,
-            next_action_at: step.next_action_at,
-            start_time: step.start_time,
-            end_time: step.end_time,
-            duration: step.duration,
-            digits: step.digits.as_deref(),
-            note: step.note,
-            create_caller_id: step.create_caller_id,
-        };
+        let updates: Vec<CallUpdate<'_>> = calls
+            .iter()
+            .map(|call| {
+                let behavior = Behavior::parse(&call.behavior).unwrap_or(Behavior::CorrectCode);
+                let (steps, to) = machine::steps_due(call, behavior, &self.timing, now);
+                CallUpdate {
+                    from: call,
+                    create_caller_id: steps.iter().any(|s| s.create_caller_id),
+                    events: steps.into_iter().map(|s| (s.status, s.note)).collect(),
+                    to,
+                }
+            })
+            .collect();
+        let ends: Vec<Option<String>> = updates
+            .iter()
+            .map(|u| u.to.next_action_at.is_none().then(|| u.to.status.clone()))
+            .collect();
         match store
-            .apply_call_update(call, &update, status_callback, now)
+            .apply_call_updates(updates, status_callback, now)
             .await
         {
-            Ok(Applied::Done { .. }) => {
-                tracing::debug!(call_sid = %call.sid, status = step.status, "call moved on");
-                if step.next_action_at.is_none() {
-                    metrics.call_ended(step.status);
+            Ok(applied) => {
+                let mut ended_any = false;
+                for ((call, end), applied) in calls.iter().zip(ends).zip(applied) {
+                    if applied == Applied::Stale {
+                        continue;
+                    }
+                    tracing::debug!(call_sid = %call.sid, "call moved on");
+                    if let Some(status) = end {
+                        metrics.call_ended(&status);
+                        ended_any = true;
+                    }
+                }
+                if ended_any {
                     self.wake_callbacks();
                 }
+                true
             }
-            Ok(Applied::Stale) => {}
             Err(e) => {
-                tracing::warn!(call_sid = %call.sid, error = %e, "could not move call on");
-                return false;
+                tracing::warn!(calls = calls.len(), error = %e, "could not move calls on");
+                false
             }
         }
-        true
     }
 }
