@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::{query_params, respond, Ctx};
 use crate::error::ApiError;
@@ -93,7 +94,20 @@ impl CallerId {
         }
     }
 
+    /// The JSON form as text, rendered on the row's first use.
+    pub fn json_text(&self) -> Option<&RawValue> {
+        self.json
+            .get_or_init(|| {
+                let text = String::from_utf8(wire::to_json(&self.to_json())).ok()?;
+                RawValue::from_string(text).ok()
+            })
+            .as_deref()
+    }
+
     pub fn body(&self, format: Format) -> Vec<u8> {
+        if let (Format::Json, Some(text)) = (format, self.json_text()) {
+            return text.get().as_bytes().to_vec();
+        }
         #[derive(Serialize)]
         struct Doc<'a> {
             #[serde(rename = "OutgoingCallerId")]
@@ -157,12 +171,29 @@ pub async fn delete(ctx: &Ctx<'_>, raw_sid: &str) -> Result<Response, ApiError> 
     }
 }
 
+/// A row of a JSON list: its cached text, or rendered now if that could not be made.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RowJson<'a> {
+    Text(&'a RawValue),
+    Fields(CallerIdJson<'a>),
+}
+
+impl<'a> RowJson<'a> {
+    fn of(row: &'a CallerId) -> RowJson<'a> {
+        match row.json_text() {
+            Some(text) => RowJson::Text(text),
+            None => RowJson::Fields(row.to_json()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ListJson<'a> {
     end: u64,
     first_page_uri: String,
     next_page_uri: Option<String>,
-    outgoing_caller_ids: Vec<CallerIdJson<'a>>,
+    outgoing_caller_ids: Vec<RowJson<'a>>,
     page: u32,
     page_size: u32,
     previous_page_uri: Option<String>,
@@ -272,7 +303,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
             end,
             first_page_uri,
             next_page_uri,
-            outgoing_caller_ids: page.rows.iter().map(|row| row.to_json()).collect(),
+            outgoing_caller_ids: page.rows.iter().map(|row| RowJson::of(row)).collect(),
             page: paging.page,
             page_size: paging.page_size,
             previous_page_uri,
@@ -294,4 +325,31 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         }),
     };
     Ok(respond(StatusCode::OK, ctx.format(), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_json_is_the_rendered_json_byte_for_byte() {
+        let row = CallerId {
+            sid: "PN0123456789abcdef0123456789abcdef".into(),
+            account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+            phone_number: "+14158675309".into(),
+            friendly_name: "Caf\u{e9} \"quoted\" <x>".into(),
+            date_created: 1_700_000_000,
+            date_updated: 1_700_000_100,
+            json: Default::default(),
+        };
+        let rendered = wire::to_json(&row.to_json());
+        assert_eq!(row.body(Format::Json), rendered);
+        // Twice: the second answer comes from the cache.
+        assert_eq!(row.body(Format::Json), rendered);
+        let text = String::from_utf8(rendered).expect("utf-8");
+        assert!(text.starts_with("{\"sid\": \"PN0123456789abcdef0123456789abcdef\", "));
+        let list = String::from_utf8(wire::to_json(&[RowJson::of(&row), RowJson::of(&row)]))
+            .expect("utf-8");
+        assert_eq!(list, format!("[{text}, {text}]"));
+    }
 }

@@ -237,6 +237,7 @@ mod tests {
             friendly_name: name.into(),
             date_created: 0,
             date_updated: 0,
+            json: Default::default(),
         }
     }
 

@@ -93,6 +93,10 @@ pub struct CallerId {
     pub friendly_name: String,
     pub date_created: i64,
     pub date_updated: i64,
+    /// Its JSON representation, rendered once on first use: a row is never changed in place
+    /// (an update makes a new one), so lists copy each row's text instead of rendering it.
+    #[sqlx(skip)]
+    pub json: std::sync::OnceLock<Option<Box<serde_json::value::RawValue>>>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
