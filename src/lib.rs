@@ -139,6 +139,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(wire::PhoneNumber::warm_up);
     let (stop, stopped) = watch::channel(false);
     let calls = tokio::spawn(state.engine.clone().run_calls(
         state.store.clone(),

@@ -348,6 +348,9 @@ impl Store {
             return;
         };
         let mut conn: Option<SqliteConnection> = None;
+        // The WAL's length when the writer last checkpointed: the WAL starts again with the
+        // next write, so until that write comes the writer has nothing left to do.
+        let mut restarted_at = 0;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
@@ -366,14 +369,7 @@ impl Store {
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
-            let result = match checkpoint(c).await {
-                Ok(frames) if frames >= RESTART_WAL_AT_FRAMES => match self.writer().await {
-                    Ok(mut writer) => checkpoint(&mut writer).await.map(|_| ()),
-                    Err(e) => Err(e),
-                },
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            };
+            let result = self.checkpoint_round(c, &mut restarted_at).await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
                 conn = None;
@@ -382,6 +378,42 @@ impl Store {
         if let Some(c) = conn {
             let _ = c.close().await;
         }
+    }
+
+    /// One round of [`Store::run_checkpoints`]: passive checkpoints beside the writer until
+    /// what was committed during the last one is little, then, if the WAL is long, the last
+    /// one on the writer, so that the writer holds up requests only for that little.
+    async fn checkpoint_round(
+        &self,
+        conn: &mut SqliteConnection,
+        restarted_at: &mut i64,
+    ) -> Result<(), sqlx::Error> {
+        /// Passes beside the writer at most, each copying what came during the one before.
+        const PASSES: usize = 4;
+        /// Frames committed during a pass that are few enough to copy holding the writer.
+        const FEW_FRAMES: i64 = 128;
+        let started = std::time::Instant::now();
+        let mut frames = checkpoint(conn).await?;
+        let mut passes = 1;
+        for _ in 1..PASSES {
+            passes += 1;
+            let now = checkpoint(conn).await?;
+            let grown = now - frames;
+            frames = now;
+            // A WAL that started again meanwhile is shorter than before: little came.
+            if grown < FEW_FRAMES {
+                break;
+            }
+        }
+        if frames < RESTART_WAL_AT_FRAMES || frames == *restarted_at {
+            return Ok(());
+        }
+        let beside = started.elapsed();
+        let mut writer = self.writer().await?;
+        let held = std::time::Instant::now();
+        *restarted_at = checkpoint(&mut writer).await?;
+        tracing::debug!(frames, passes, ?beside, writer_held = ?held.elapsed(), "WAL checkpointed");
+        Ok(())
     }
 
     pub async fn close(&self) {
