@@ -17,8 +17,24 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The decoded `user:password` of a Basic `Authorization` header.
+struct Basic {
+    decoded: String,
+    colon: usize,
+}
+
+impl Basic {
+    fn user(&self) -> &str {
+        &self.decoded[..self.colon]
+    }
+
+    fn password(&self) -> &str {
+        &self.decoded[self.colon + 1..]
+    }
+}
+
 /// The `user:password` pair of a Basic `Authorization` header.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+fn basic_credentials(headers: &HeaderMap) -> Option<Basic> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -28,8 +44,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .decode(encoded.trim())
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
+    let colon = decoded.find(':')?;
+    Some(Basic { decoded, colon })
 }
 
 /// Authenticates the request for the account named in its path. Wrong credentials, and right
@@ -39,17 +55,18 @@ pub async fn authenticate(
     headers: &HeaderMap,
     path_account: &str,
 ) -> Result<AccountSid, ApiError> {
-    let (user, password) =
+    let basic =
         basic_credentials(headers).ok_or(ApiError::unauthenticated(AuthFailure::NoCredentials))?;
+    let (user, password) = (basic.user(), basic.password());
     if !(user.starts_with("AC") || user.starts_with("SK")) {
         return Err(ApiError::unauthenticated(AuthFailure::InvalidUsername));
     }
     // An account's auth token or an API key's secret, cached by the store.
     let credential = store
-        .credential(&user)
+        .credential(user)
         .await?
         .ok_or(ApiError::unauthenticated(AuthFailure::InvalidUsername))?;
-    if !same_secret(&credential.secret, &password) {
+    if !same_secret(&credential.secret, password) {
         return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
     }
     match AccountSid::parse(path_account) {
@@ -70,12 +87,12 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode("ACx:to:ken")
         );
         h.insert(header::AUTHORIZATION, value.parse().expect("header"));
-        assert_eq!(
-            basic_credentials(&h),
-            Some(("ACx".to_string(), "to:ken".to_string()))
-        );
+        let pair = |h: &HeaderMap| {
+            basic_credentials(h).map(|b| (b.user().to_string(), b.password().to_string()))
+        };
+        assert_eq!(pair(&h), Some(("ACx".to_string(), "to:ken".to_string())));
         h.insert(header::AUTHORIZATION, "Bearer abc".parse().expect("header"));
-        assert_eq!(basic_credentials(&h), None);
+        assert_eq!(pair(&h), None);
     }
 
     #[test]

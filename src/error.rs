@@ -1,11 +1,9 @@
 //! The one error type. Every failure, from a bad form body to a database fault, leaves the
 //! server as Twilio's error body: JSON `{"code", "detail"?, "message", "more_info", "status"}`
-//! or XML `<RestException>`, chosen by the request path's suffix in [`render_errors`].
+//! or XML `<RestException>`, chosen by the request path's suffix in [`render_pending`].
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -183,7 +181,7 @@ struct XmlException<'a> {
     status: u16,
 }
 
-/// An error response waiting for [`render_errors`] to give it a body in the request's format.
+/// An error response waiting for [`render_pending`] to give it a body in the request's format.
 #[derive(Clone)]
 pub struct PendingError(pub ApiError);
 
@@ -202,16 +200,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: gives every error response its body. The Twilio namespace answers in the
-/// format of the path's suffix; the control API always in JSON.
-pub async fn render_errors(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let format = if path.starts_with("/2010-04-01") {
-        Format::of_path(path)
-    } else {
-        Format::Json
-    };
-    let mut response = next.run(request).await;
+/// Gives an error response its body in `format`: the Twilio namespace answers in the format of
+/// the path's suffix, the control API always in JSON. [`crate::observe::observe`] calls this
+/// for every response.
+pub fn render_pending(response: &mut Response, format: Format) {
     if let Some(PendingError(err)) = response.extensions_mut().remove::<PendingError>() {
         let body = err.body(format);
         response.headers_mut().insert(
@@ -221,7 +213,6 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         response.headers_mut().remove(header::CONTENT_LENGTH);
         *response.body_mut() = Body::from(body);
     }
-    response
 }
 
 #[cfg(test)]

@@ -119,15 +119,12 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
+        // One layer of three, outermost first, so each route is wrapped and boxed once.
+        .layer((
+            axum::middleware::from_fn_with_state(state.clone(), observe::observe),
+            DefaultBodyLimit::disable(),
+            tower_http::catch_panic::CatchPanicLayer::custom(panic_response),
         ))
-        .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ))
-        .layer(axum::middleware::from_fn(error::render_errors))
         .with_state(state)
 }
 

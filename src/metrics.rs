@@ -8,9 +8,20 @@ use std::sync::Mutex;
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
 
+/// Requests answered with one method, route and status.
+struct RequestCount {
+    method: Box<str>,
+    route: Box<str>,
+    status: u16,
+    count: u64,
+}
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Few entries (routes × methods × statuses seen), scanned without allocating.
+    requests: Mutex<Vec<RequestCount>>,
+    /// Requests by the first bucket whose bound their latency fits under; cumulated when
+    /// rendered.
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -28,14 +39,22 @@ pub struct Gauges {
 
 impl Metrics {
     pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut map) = self.requests.lock() {
-            *map.entry((method.to_string(), route.to_string(), status))
-                .or_default() += 1;
-        }
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut counts) = self.requests.lock() {
+            match counts
+                .iter_mut()
+                .find(|c| c.status == status && *c.route == *route && *c.method == *method)
+            {
+                Some(c) => c.count += 1,
+                None => counts.push(RequestCount {
+                    method: method.into(),
+                    route: route.into(),
+                    status,
+                    count: 1,
+                }),
             }
+        }
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_micros
@@ -65,21 +84,31 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP callerid_http_requests_total HTTP requests answered, by method, route and status.\n");
         out.push_str("# TYPE callerid_http_requests_total counter\n");
-        if let Ok(map) = self.requests.lock() {
-            for ((method, route, status), n) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "callerid_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-                );
-            }
+        let mut counts: Vec<(&str, &str, u16, u64)> = Vec::new();
+        let requests = self.requests.lock();
+        if let Ok(requests) = &requests {
+            counts.extend(
+                requests
+                    .iter()
+                    .map(|c| (&*c.method, &*c.route, c.status, c.count)),
+            );
         }
-        out.push_str("# HELP callerid_http_request_duration_seconds Time to answer a request.\n");
-        out.push_str("# TYPE callerid_http_request_duration_seconds histogram\n");
-        for (i, bound) in BUCKETS.iter().enumerate() {
+        counts.sort_unstable();
+        for (method, route, status, n) in counts {
             let _ = writeln!(
                 out,
-                "callerid_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                self.latency_buckets[i].load(Ordering::Relaxed)
+                "callerid_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        drop(requests);
+        out.push_str("# HELP callerid_http_request_duration_seconds Time to answer a request.\n");
+        out.push_str("# TYPE callerid_http_request_duration_seconds histogram\n");
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.latency_buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "callerid_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
             );
         }
         let count = self.latency_count.load(Ordering::Relaxed);

@@ -7,7 +7,7 @@ pub mod validation_requests;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::any;
@@ -116,21 +116,37 @@ async fn enter<'a>(
     ))
 }
 
+/// The body of a POST or PUT. [`crate::observe::observe`] has already read it into memory
+/// within the size limit, so this does not wait on the client.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|_| ApiError::invalid_parameter("The request body could not be read"))
+}
+
 async fn list_route(
     State(app): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    if method == Method::OPTIONS {
+    let (parts, body) = request.into_parts();
+    if parts.method == Method::OPTIONS {
         return Ok(preflight());
     }
-    let (ctx, _) = enter(&app, path, &uri, &headers, Some("OutgoingCallerIds")).await?;
-    match method {
+    let (ctx, _) = enter(
+        &app,
+        path,
+        &parts.uri,
+        &parts.headers,
+        Some("OutgoingCallerIds"),
+    )
+    .await?;
+    match parts.method {
         Method::GET | Method::HEAD => outgoing_caller_ids::list(&ctx).await,
-        Method::POST => validation_requests::create(&ctx, &form_params(&headers, &body)?).await,
+        Method::POST => {
+            let body = read_body(body).await?;
+            validation_requests::create(&ctx, &form_params(&parts.headers, &body)?).await
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -138,19 +154,18 @@ async fn list_route(
 async fn caller_id_route(
     State(app): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    if method == Method::OPTIONS {
+    let (parts, body) = request.into_parts();
+    if parts.method == Method::OPTIONS {
         return Ok(preflight());
     }
-    let (ctx, sid) = enter(&app, path, &uri, &headers, None).await?;
-    match method {
+    let (ctx, sid) = enter(&app, path, &parts.uri, &parts.headers, None).await?;
+    match parts.method {
         Method::GET | Method::HEAD => outgoing_caller_ids::fetch(&ctx, &sid).await,
         Method::POST | Method::PUT => {
-            outgoing_caller_ids::update(&ctx, &sid, &form_params(&headers, &body)?).await
+            let body = read_body(body).await?;
+            outgoing_caller_ids::update(&ctx, &sid, &form_params(&parts.headers, &body)?).await
         }
         Method::DELETE => outgoing_caller_ids::delete(&ctx, &sid).await,
         _ => Err(ApiError::method_not_allowed()),
@@ -160,15 +175,14 @@ async fn caller_id_route(
 async fn call_route(
     State(app): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    if method == Method::OPTIONS {
+    let (parts, _) = request.into_parts();
+    if parts.method == Method::OPTIONS {
         return Ok(preflight());
     }
-    let (ctx, sid) = enter(&app, path, &uri, &headers, None).await?;
-    match method {
+    let (ctx, sid) = enter(&app, path, &parts.uri, &parts.headers, None).await?;
+    match parts.method {
         Method::GET | Method::HEAD => calls::fetch(&ctx, &sid).await,
         _ => Err(ApiError::method_not_allowed()),
     }
