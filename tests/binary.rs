@@ -204,7 +204,10 @@ async fn data_survives_a_restart_on_the_same_file() {
         .await
         .expect("send");
     assert_eq!(response.status(), 201);
-    let _ = first.seed(DEV_SID, "+14158675309", "Home").await;
+    // Quotes, a backslash and non-ASCII text survive the JSON the index is loaded from.
+    let _ = first
+        .seed(DEV_SID, "+14158675309", "Home \"Café\" \\ 東京")
+        .await;
     let office = first.seed(DEV_SID, "+14155551212", "Office").await;
     let _ = first.seed(other_sid, "+442071838750", "London").await;
     // An update through the Twilio API.

@@ -4,18 +4,51 @@
 //! writer connection, so it applies changes in commit order and never shows what SQLite does
 //! not hold.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use super::{CallerId, Cursor, ListFilter, Page};
 
+/// A row, ordered and looked up by its sid, so that every set of rows shares the row itself
+/// instead of a copy of its sid.
+#[derive(Clone)]
+struct BySid(Arc<CallerId>);
+
+impl Borrow<str> for BySid {
+    fn borrow(&self) -> &str {
+        &self.0.sid
+    }
+}
+
+impl PartialEq for BySid {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.sid == other.0.sid
+    }
+}
+
+impl Eq for BySid {}
+
+impl PartialOrd for BySid {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for BySid {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.sid.cmp(&other.0.sid)
+    }
+}
+
 /// One account's caller IDs, in sid order (which is creation order), with an index per filter.
 #[derive(Default)]
 struct AccountIds {
-    rows: BTreeMap<String, Arc<CallerId>>,
-    by_name: HashMap<String, BTreeSet<String>>,
-    by_phone: HashMap<String, String>,
+    rows: BTreeSet<BySid>,
+    by_name: HashMap<String, BTreeSet<BySid>>,
+    by_phone: HashMap<String, BySid>,
 }
 
 #[derive(Default)]
@@ -23,21 +56,19 @@ pub(super) struct CallerIdIndex {
     accounts: HashMap<String, AccountIds>,
 }
 
-/// The sids a list walks through, before paging.
+/// The rows a list walks through, before paging.
 enum Candidates<'a> {
-    All(&'a BTreeMap<String, Arc<CallerId>>),
-    Named(&'a BTreeSet<String>),
-    One(Option<&'a String>),
+    Set(&'a BTreeSet<BySid>),
+    One(Option<&'a BySid>),
 }
 
-type SidIter<'a> = Box<dyn DoubleEndedIterator<Item = &'a String> + 'a>;
+type RowIter<'a> = Box<dyn DoubleEndedIterator<Item = &'a BySid> + 'a>;
 
 impl<'a> Candidates<'a> {
-    fn range(&self, lo: Bound<&str>, hi: Bound<&str>) -> SidIter<'a> {
+    fn range(&self, lo: Bound<&str>, hi: Bound<&str>) -> RowIter<'a> {
         match *self {
-            Candidates::All(rows) => Box::new(rows.range::<str, _>((lo, hi)).map(|(sid, _)| sid)),
-            Candidates::Named(sids) => Box::new(sids.range::<str, _>((lo, hi))),
-            Candidates::One(sid) => Box::new(sid.filter(|s| within(lo, hi, s)).into_iter()),
+            Candidates::Set(rows) => Box::new(rows.range::<str, _>((lo, hi))),
+            Candidates::One(row) => Box::new(row.filter(|r| within(lo, hi, &r.0.sid)).into_iter()),
         }
     }
 }
@@ -57,67 +88,99 @@ fn within(lo: Bound<&str>, hi: Bound<&str>, s: &str) -> bool {
 }
 
 impl AccountIds {
+    fn of(rows: Vec<Arc<CallerId>>) -> AccountIds {
+        let mut by_name: HashMap<String, Vec<BySid>> = HashMap::new();
+        let mut by_phone = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            by_name
+                .entry(row.friendly_name.clone())
+                .or_default()
+                .push(BySid(row.clone()));
+            by_phone.insert(row.phone_number.clone(), BySid(row.clone()));
+        }
+        AccountIds {
+            rows: rows.into_iter().map(BySid).collect(),
+            by_name: by_name
+                .into_iter()
+                .map(|(name, rows)| (name, rows.into_iter().collect()))
+                .collect(),
+            by_phone,
+        }
+    }
+
     fn insert(&mut self, row: Arc<CallerId>) {
         self.by_name
             .entry(row.friendly_name.clone())
             .or_default()
-            .insert(row.sid.clone());
+            .insert(BySid(row.clone()));
         self.by_phone
-            .insert(row.phone_number.clone(), row.sid.clone());
-        self.rows.insert(row.sid.clone(), row);
+            .insert(row.phone_number.clone(), BySid(row.clone()));
+        self.rows.insert(BySid(row));
     }
 
     fn remove(&mut self, sid: &str) -> Option<Arc<CallerId>> {
-        let row = self.rows.remove(sid)?;
-        if let Some(sids) = self.by_name.get_mut(&row.friendly_name) {
-            sids.remove(sid);
-            if sids.is_empty() {
+        let BySid(row) = self.rows.take(sid)?;
+        if let Some(rows) = self.by_name.get_mut(&row.friendly_name) {
+            rows.remove(sid);
+            if rows.is_empty() {
                 self.by_name.remove(&row.friendly_name);
             }
         }
-        if self.by_phone.get(&row.phone_number).map(String::as_str) == Some(sid) {
+        if self
+            .by_phone
+            .get(&row.phone_number)
+            .is_some_and(|r| r.0.sid == sid)
+        {
             self.by_phone.remove(&row.phone_number);
         }
         Some(row)
     }
 
     fn candidates(&self, filter: &ListFilter<'_>) -> Candidates<'_> {
-        static NONE: BTreeSet<String> = BTreeSet::new();
+        static NONE: BTreeSet<BySid> = BTreeSet::new();
         if let Some(phone) = filter.phone_number {
-            let sid = self.by_phone.get(phone.as_str()).filter(|sid| {
-                filter.friendly_name.is_none_or(|name| {
-                    self.rows
-                        .get(sid.as_str())
-                        .is_some_and(|row| row.friendly_name == name)
-                })
+            let row = self.by_phone.get(phone.as_str()).filter(|r| {
+                filter
+                    .friendly_name
+                    .is_none_or(|name| r.0.friendly_name == name)
             });
-            return Candidates::One(sid);
+            return Candidates::One(row);
         }
         match filter.friendly_name {
-            Some(name) => Candidates::Named(self.by_name.get(name).unwrap_or(&NONE)),
-            None => Candidates::All(&self.rows),
+            Some(name) => Candidates::Set(self.by_name.get(name).unwrap_or(&NONE)),
+            None => Candidates::Set(&self.rows),
         }
     }
 }
 
 impl CallerIdIndex {
+    /// The index of `rows`, which come in sid order: each set is built in one go from sorted
+    /// input rather than row by row.
     pub(super) fn load(rows: Vec<CallerId>) -> CallerIdIndex {
-        let mut index = CallerIdIndex::default();
+        let mut by_account: HashMap<String, Vec<Arc<CallerId>>> = HashMap::new();
         for row in rows {
-            index.put(row);
+            by_account
+                .entry(row.account_sid.clone())
+                .or_default()
+                .push(Arc::new(row));
         }
-        index
+        CallerIdIndex {
+            accounts: by_account
+                .into_iter()
+                .map(|(account, rows)| (account, AccountIds::of(rows)))
+                .collect(),
+        }
     }
 
     pub(super) fn get(&self, account: &str, sid: &str) -> Option<Arc<CallerId>> {
-        self.accounts.get(account)?.rows.get(sid).cloned()
+        Some(self.accounts.get(account)?.rows.get(sid)?.0.clone())
     }
 
     /// The account owning `sid`, if any does.
     pub(super) fn owner(&self, sid: &str) -> Option<String> {
         self.accounts
             .iter()
-            .find(|(_, ids)| ids.rows.contains_key(sid))
+            .find(|(_, ids)| ids.rows.contains(sid))
             .map(|(account, _)| account.clone())
     }
 
@@ -170,10 +233,8 @@ impl CallerIdIndex {
         };
         let found = ids.candidates(filter);
         let size = page_size as usize;
-        let take = |sids: SidIter<'_>| -> Vec<Arc<CallerId>> {
-            sids.take(size + 1)
-                .filter_map(|sid| ids.rows.get(sid.as_str()).cloned())
-                .collect()
+        let take = |rows: RowIter<'_>| -> Vec<Arc<CallerId>> {
+            rows.take(size + 1).map(|r| r.0.clone()).collect()
         };
         match cursor {
             Cursor::Start => {

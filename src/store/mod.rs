@@ -291,10 +291,11 @@ impl Store {
             }
         };
         MIGRATOR.run(&store.write).await?;
-        let rows: Vec<CallerId> = sqlx::query_as("SELECT * FROM outgoing_caller_ids")
-            .fetch_all(&store.write)
-            .await?;
+        let started = std::time::Instant::now();
+        let rows = load_caller_ids(&store.write).await?;
+        let count = rows.len();
         *store.ids_mut() = CallerIdIndex::load(rows);
+        tracing::info!(caller_ids = count, elapsed = ?started.elapsed(), "caller IDs loaded");
         let set: Vec<(String, String, String)> =
             sqlx::query_as("SELECT account_sid, phone_number, behavior FROM phone_behaviors")
                 .fetch_all(&store.write)
@@ -1168,6 +1169,38 @@ impl Store {
         .fetch_one(&self.read)
         .await
     }
+}
+
+/// Every caller ID in sid order, for the index. The rows come as one JSON array made by
+/// SQLite: sqlx hands rows over one at a time from its connection thread, about 6 µs each,
+/// which was 60 ms of a 10,000-row start-up.
+async fn load_caller_ids(pool: &SqlitePool) -> Result<Vec<CallerId>, sqlx::Error> {
+    type Row = (String, String, String, String, i64, i64);
+    let text: Option<String> = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(sid, account_sid, phone_number, friendly_name,
+                date_created, date_updated))
+         FROM (SELECT * FROM outgoing_caller_ids ORDER BY sid)",
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<Row> = serde_json::from_str(text.as_deref().unwrap_or("[]"))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(sid, account_sid, phone_number, friendly_name, date_created, date_updated)| {
+                CallerId {
+                    sid,
+                    account_sid,
+                    phone_number,
+                    friendly_name,
+                    date_created,
+                    date_updated,
+                    json: Default::default(),
+                }
+            },
+        )
+        .collect())
 }
 
 /// A passive checkpoint; returns how many frames the WAL holds.
