@@ -1865,3 +1865,52 @@ async fn the_scheduler_moves_many_calls_step_by_step_in_real_time() {
         "one caller ID per successful call, in creation order"
     );
 }
+
+#[tokio::test]
+async fn parallel_requests_committed_together_each_get_their_own_answer() {
+    // At time scale 0 every call is settled in its request's transaction, and requests that
+    // arrive together are committed together: 20 different numbers are all verified, and of
+    // 20 requests for one number exactly one verifies it while the rest get 21450.
+    let app = TestApp::spawn().await;
+    let url = api_url(&app, &dev(), "/OutgoingCallerIds.json");
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let phone = if n % 2 == 0 {
+            format!("+1415555{:04}", 3000 + n)
+        } else {
+            "+14155559999".to_string()
+        };
+        let request = app
+            .client
+            .post(&url)
+            .basic_auth(SID, Some(TOKEN))
+            .form(&[("PhoneNumber", phone.as_str())]);
+        requests.spawn(async move {
+            let response = request.send().await.expect("send");
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            (phone, status, body)
+        });
+    }
+    let mut same_number = (0, 0);
+    while let Some(done) = requests.join_next().await {
+        let (phone, status, body) = done.expect("join");
+        if phone == "+14155559999" {
+            match status {
+                StatusCode::OK => same_number.0 += 1,
+                _ => {
+                    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+                    assert_eq!(body["code"], 21450, "{body}");
+                    same_number.1 += 1;
+                }
+            }
+        } else {
+            assert_eq!(status, StatusCode::OK, "{phone}: {body}");
+            assert_eq!(body["phone_number"], phone.as_str());
+        }
+    }
+    assert_eq!(same_number, (1, 19));
+    let verified = caller_ids(&app, &dev()).await;
+    assert_eq!(verified.len(), 21, "{verified:?}");
+    assert_eq!(count_rows(&app, "calls").await, 21);
+}

@@ -35,6 +35,8 @@ pub struct Store {
     behaviors: Arc<RwLock<Behaviors>>,
     /// How to open the checkpointer's connection; `None` for an in-memory database.
     checkpointer: Option<SqliteConnectOptions>,
+    /// The queue of the validation requests' group commit.
+    creates: tokio::sync::mpsc::UnboundedSender<CreateJob>,
 }
 
 /// How often the checkpointer copies the WAL back into the database file.
@@ -245,6 +247,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let (creates, create_jobs) = tokio::sync::mpsc::unbounded_channel();
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let store = if in_memory {
             // Every connection to an in-memory database is a database of its own: keep one,
@@ -264,6 +267,7 @@ impl Store {
                 caller_ids: Arc::default(),
                 behaviors: Arc::default(),
                 checkpointer: None,
+                creates: creates.clone(),
             }
         } else {
             // No ping before each acquire: a SQLite connection cannot go stale, and the ping is
@@ -288,6 +292,7 @@ impl Store {
                 caller_ids: Arc::default(),
                 behaviors: Arc::default(),
                 checkpointer: Some(options),
+                creates: creates.clone(),
             }
         };
         MIGRATOR.run(&store.write).await?;
@@ -296,6 +301,11 @@ impl Store {
         let count = rows.len();
         *store.ids_mut() = CallerIdIndex::load(rows);
         tracing::info!(caller_ids = count, elapsed = ?started.elapsed(), "caller IDs loaded");
+        tokio::spawn(run_creates(
+            store.write.clone(),
+            store.caller_ids.clone(),
+            create_jobs,
+        ));
         let set: Vec<(String, String, String)> =
             sqlx::query_as("SELECT account_sid, phone_number, behavior FROM phone_behaviors")
                 .fetch_all(&store.write)
@@ -736,126 +746,29 @@ impl Store {
 
     /// Creates a verification call, unless the number is already verified on the account. Calls
     /// still pending for the same number end as `canceled` in the same transaction, each with
-    /// its callback queued; so is the new call's, if it ended at creation. One round trip to
-    /// the writer's thread does the common case: a single multi-statement query between BEGIN
-    /// and COMMIT.
+    /// its callback queued; so is the new call's, if it ended at creation.
+    ///
+    /// Validation requests are committed in groups: a task of their own takes every request
+    /// waiting and writes them in one transaction, each inside a savepoint, and answers each
+    /// once the group is committed. A request writes about eight pages (the call, its
+    /// timeline, the caller ID and their indexes); a group shares those pages and one commit.
     pub async fn create_call(
         &self,
         new: NewCall,
-        callback: impl Fn(&Call) -> Option<NewCallback>,
+        callback: CallbackOf,
         now_ms: i64,
     ) -> Result<CreateCallOutcome, sqlx::Error> {
-        // Holding the writer, the index is exactly what is committed.
-        let mut conn = self.writer().await?;
-        let mut call = new.call;
-        if self.ids().has_number(&call.account_sid, &call.to_number) {
-            return Ok(CreateCallOutcome::AlreadyVerified);
-        }
-        let caller_id_sid = new.create_caller_id.then(CallerIdSid::generate);
-        call.outgoing_caller_id_sid = caller_id_sid.as_ref().map(ToString::to_string);
-        let mut tx = conn.begin().await?;
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
-        );
-        q.push_bind(now_ms)
-            .push(", 'canceled', ")
-            .push_bind(format!("superseded by validation request {}", call.sid))
-            .push(" FROM calls WHERE account_sid = ")
-            .push_bind(&call.account_sid)
-            .push(" AND to_number = ")
-            .push_bind(&call.to_number)
-            .push(" AND next_action_at IS NOT NULL; ");
-        q.push(
-            "UPDATE calls SET status = 'canceled', verification_status = 'failed',
-             next_action_at = NULL, end_time = ",
-        )
-        .push_bind(now_ms)
-        .push(", date_updated = ")
-        .push_bind(now_ms)
-        .push(" WHERE account_sid = ")
-        .push_bind(&call.account_sid)
-        .push(" AND to_number = ")
-        .push_bind(&call.to_number)
-        .push(" AND next_action_at IS NOT NULL RETURNING 'superseded' AS kind, *; ");
-        q.push(
-            "INSERT INTO calls (sid, account_sid, to_number, friendly_name, validation_code,
-             extension, call_delay, status_callback, status_callback_method, behavior, status,
-             verification_status, digits, next_action_at, outgoing_caller_id_sid, date_created,
-             date_updated, start_time, end_time, duration) ",
-        );
-        q.push_values([&call], |mut row, c| {
-            row.push_bind(&c.sid)
-                .push_bind(&c.account_sid)
-                .push_bind(&c.to_number)
-                .push_bind(&c.friendly_name)
-                .push_bind(&c.validation_code)
-                .push_bind(&c.extension)
-                .push_bind(c.call_delay)
-                .push_bind(&c.status_callback)
-                .push_bind(&c.status_callback_method)
-                .push_bind(&c.behavior)
-                .push_bind(&c.status)
-                .push_bind(&c.verification_status)
-                .push_bind(&c.digits)
-                .push_bind(c.next_action_at)
-                .push_bind(&c.outgoing_caller_id_sid)
-                .push_bind(c.date_created)
-                .push_bind(c.date_updated)
-                .push_bind(c.start_time)
-                .push_bind(c.end_time)
-                .push_bind(c.duration);
-        });
-        q.push("; INSERT INTO call_events (call_sid, at, status, note) ");
-        q.push_values(new.events, |mut row, (status, note)| {
-            row.push_bind(&call.sid)
-                .push_bind(now_ms)
-                .push_bind(status)
-                .push_bind(note);
-        });
-        if let Some(sid) = &caller_id_sid {
-            q.push(
-                "; INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number, friendly_name,
-                 date_created, date_updated) ",
-            );
-            q.push_values([&call], |mut row, c| {
-                row.push_bind(sid.as_str())
-                    .push_bind(&c.account_sid)
-                    .push_bind(&c.to_number)
-                    .push_bind(&c.friendly_name)
-                    .push_bind(now_ms / 1000)
-                    .push_bind(now_ms / 1000);
-            });
-            q.push(" RETURNING 'caller_id' AS kind, *");
-        }
-        let own_callback = call
-            .next_action_at
-            .is_none()
-            .then(|| callback(&call))
-            .flatten();
-        if let Some(cb) = &own_callback {
-            q.push("; ");
-            push_insert_callback(&mut q, &call.account_sid, &call.sid, cb, now_ms);
-        }
-        let rows = q.build().fetch_all(&mut *tx).await?;
-        let mut superseded = Vec::new();
-        let mut caller_id = None;
-        for row in &rows {
-            match row.try_get::<&str, _>("kind")? {
-                "superseded" => superseded.push(Call::from_row(row)?),
-                _ => caller_id = Some(CallerId::from_row(row)?),
-            }
-        }
-        for ended in &superseded {
-            if let Some(cb) = callback(ended) {
-                insert_callback(&mut tx, &ended.account_sid, &ended.sid, &cb, now_ms).await?;
-            }
-        }
-        tx.commit().await?;
-        let caller_id = caller_id.map(|row| self.ids_mut().put(row));
-        Ok(CreateCallOutcome::Created(CreatedCall {
-            superseded,
-            caller_id,
-        }))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = CreateJob {
+            new,
+            callback,
+            now_ms,
+            reply,
+        };
+        self.creates
+            .send(job)
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
     pub async fn call(&self, sid: &CallSid) -> Result<Option<Call>, sqlx::Error> {
@@ -1169,6 +1082,219 @@ impl Store {
         .fetch_one(&self.read)
         .await
     }
+}
+
+/// The StatusCallback a call that ends makes, if any (see `verification::status_callback`).
+pub type CallbackOf = fn(&Call) -> Option<NewCallback>;
+
+/// A validation request waiting for the group commit.
+struct CreateJob {
+    new: NewCall,
+    callback: CallbackOf,
+    now_ms: i64,
+    reply: tokio::sync::oneshot::Sender<Result<CreateCallOutcome, sqlx::Error>>,
+}
+
+/// The most validation requests committed together.
+const CREATES_PER_COMMIT: usize = 64;
+
+/// The group commit of validation requests (see [`Store::create_call`]); ends when every
+/// `Store` is gone.
+async fn run_creates(
+    write: SqlitePool,
+    caller_ids: Arc<RwLock<CallerIdIndex>>,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<CreateJob>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < CREATES_PER_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        match create_group(&write, &caller_ids, &mut group).await {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for job in group {
+                    let _ = job.reply.send(Err(sqlx::Error::Protocol(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `group` in one transaction; the outcome of each, or the error that failed them all.
+async fn create_group(
+    write: &SqlitePool,
+    caller_ids: &RwLock<CallerIdIndex>,
+    group: &mut [CreateJob],
+) -> Result<Vec<Result<CreateCallOutcome, sqlx::Error>>, sqlx::Error> {
+    // Holding the writer, the index is exactly what is committed; numbers verified earlier in
+    // this group are added to it.
+    let mut conn = write.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut created: Vec<CallerId> = Vec::new();
+    for job in group.iter_mut() {
+        let call = &job.new.call;
+        let verified = caller_ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .has_number(&call.account_sid, &call.to_number)
+            || created
+                .iter()
+                .any(|c| c.account_sid == call.account_sid && c.phone_number == call.to_number);
+        if verified {
+            outcomes.push(Ok(CreateCallOutcome::AlreadyVerified));
+            continue;
+        }
+        match create_one(&mut tx, job).await {
+            Ok((superseded, caller_id)) => {
+                for ended in &superseded {
+                    if let Some(cb) = (job.callback)(ended) {
+                        insert_callback(&mut tx, &ended.account_sid, &ended.sid, &cb, job.now_ms)
+                            .await?;
+                    }
+                }
+                created.extend(caller_id.clone());
+                outcomes.push(Ok(CreateCallOutcome::Created(CreatedCall {
+                    superseded,
+                    caller_id: None,
+                })));
+            }
+            Err(e) => {
+                sqlx::query("ROLLBACK TO one_create; RELEASE one_create")
+                    .execute(&mut *tx)
+                    .await?;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    tx.commit().await?;
+    let mut ids = caller_ids.write().unwrap_or_else(|e| e.into_inner());
+    let mut rows = created.into_iter().map(|row| ids.put(row));
+    for (job, outcome) in group.iter().zip(outcomes.iter_mut()) {
+        if let Ok(CreateCallOutcome::Created(made)) = outcome {
+            if job.new.create_caller_id {
+                made.caller_id = rows.next();
+            }
+        }
+    }
+    drop(ids);
+    Ok(outcomes)
+}
+
+/// One validation request's statements, inside a savepoint, in one round trip: supersede the
+/// calls pending for the number (their events and the UPDATE … RETURNING), insert the call,
+/// its events, the caller ID and the callback. Returns the superseded calls and the caller ID.
+async fn create_one(
+    tx: &mut Transaction<'_, Sqlite>,
+    job: &mut CreateJob,
+) -> Result<(Vec<Call>, Option<CallerId>), sqlx::Error> {
+    let now_ms = job.now_ms;
+    let caller_id_sid = job.new.create_caller_id.then(CallerIdSid::generate);
+    job.new.call.outgoing_caller_id_sid = caller_id_sid.as_ref().map(ToString::to_string);
+    let events = std::mem::take(&mut job.new.events);
+    let call = &job.new.call;
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SAVEPOINT one_create; INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
+    );
+    q.push_bind(now_ms)
+        .push(", 'canceled', ")
+        .push_bind(format!("superseded by validation request {}", call.sid))
+        .push(" FROM calls WHERE account_sid = ")
+        .push_bind(&call.account_sid)
+        .push(" AND to_number = ")
+        .push_bind(&call.to_number)
+        .push(" AND next_action_at IS NOT NULL; ");
+    q.push(
+        "UPDATE calls SET status = 'canceled', verification_status = 'failed',
+         next_action_at = NULL, end_time = ",
+    )
+    .push_bind(now_ms)
+    .push(", date_updated = ")
+    .push_bind(now_ms)
+    .push(" WHERE account_sid = ")
+    .push_bind(&call.account_sid)
+    .push(" AND to_number = ")
+    .push_bind(&call.to_number)
+    .push(" AND next_action_at IS NOT NULL RETURNING 'superseded' AS kind, *; ");
+    q.push(
+        "INSERT INTO calls (sid, account_sid, to_number, friendly_name, validation_code,
+         extension, call_delay, status_callback, status_callback_method, behavior, status,
+         verification_status, digits, next_action_at, outgoing_caller_id_sid, date_created,
+         date_updated, start_time, end_time, duration) ",
+    );
+    q.push_values([&call], |mut row, c| {
+        row.push_bind(&c.sid)
+            .push_bind(&c.account_sid)
+            .push_bind(&c.to_number)
+            .push_bind(&c.friendly_name)
+            .push_bind(&c.validation_code)
+            .push_bind(&c.extension)
+            .push_bind(c.call_delay)
+            .push_bind(&c.status_callback)
+            .push_bind(&c.status_callback_method)
+            .push_bind(&c.behavior)
+            .push_bind(&c.status)
+            .push_bind(&c.verification_status)
+            .push_bind(&c.digits)
+            .push_bind(c.next_action_at)
+            .push_bind(&c.outgoing_caller_id_sid)
+            .push_bind(c.date_created)
+            .push_bind(c.date_updated)
+            .push_bind(c.start_time)
+            .push_bind(c.end_time)
+            .push_bind(c.duration);
+    });
+    q.push("; INSERT INTO call_events (call_sid, at, status, note) ");
+    q.push_values(events, |mut row, (status, note)| {
+        row.push_bind(&call.sid)
+            .push_bind(now_ms)
+            .push_bind(status)
+            .push_bind(note);
+    });
+    if let Some(sid) = &caller_id_sid {
+        q.push(
+            "; INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number, friendly_name,
+             date_created, date_updated) ",
+        );
+        q.push_values([&call], |mut row, c| {
+            row.push_bind(sid.as_str())
+                .push_bind(&c.account_sid)
+                .push_bind(&c.to_number)
+                .push_bind(&c.friendly_name)
+                .push_bind(now_ms / 1000)
+                .push_bind(now_ms / 1000);
+        });
+        q.push(" RETURNING 'caller_id' AS kind, *");
+    }
+    let own_callback = call
+        .next_action_at
+        .is_none()
+        .then(|| (job.callback)(call))
+        .flatten();
+    if let Some(cb) = &own_callback {
+        q.push("; ");
+        push_insert_callback(&mut q, &call.account_sid, &call.sid, cb, now_ms);
+    }
+    q.push("; RELEASE one_create");
+    let rows = q.build().fetch_all(&mut **tx).await?;
+    let mut superseded = Vec::new();
+    let mut caller_id = None;
+    for row in &rows {
+        match row.try_get::<&str, _>("kind")? {
+            "superseded" => superseded.push(Call::from_row(row)?),
+            _ => caller_id = Some(CallerId::from_row(row)?),
+        }
+    }
+    Ok((superseded, caller_id))
 }
 
 /// Every caller ID in sid order, for the index. The rows come as one JSON array made by
