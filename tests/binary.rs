@@ -469,18 +469,24 @@ fn help_never_shows_tokens_from_the_environment() {
     assert!(!text.contains("help-control-token"), "{text}");
 }
 
-#[tokio::test]
-async fn concurrent_updates_leave_reads_agreeing_with_the_file() {
+/// The binary on a new database file (`x.db` in the returned folder, at the returned URL)
+/// holding one caller ID, and that caller ID's instance path.
+async fn one_caller_id_on_a_file() -> (tempfile::TempDir, String, Emulator, String) {
     let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("x.db");
-    let url = format!("sqlite://{}", db.display());
-    let args = ["--database-url", url.as_str()];
-    let first = Emulator::start(dir.path(), &args, &[]).await;
-    let row = first.seed(DEV_SID, "+14158675309", "Start").await;
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let emulator = Emulator::start(dir.path(), &["--database-url", url.as_str()], &[]).await;
+    let row = emulator.seed(DEV_SID, "+14158675309", "Start").await;
     let path = format!(
         "/2010-04-01/Accounts/{DEV_SID}/OutgoingCallerIds/{}.json",
         row["sid"].as_str().expect("sid")
     );
+    (dir, url, emulator, path)
+}
+
+#[tokio::test]
+async fn concurrent_updates_leave_reads_agreeing_with_the_file() {
+    let (dir, url, first, path) = one_caller_id_on_a_file().await;
+    let args = ["--database-url", url.as_str()];
     let mut updates = tokio::task::JoinSet::new();
     for n in 0..40 {
         let request = first
@@ -526,16 +532,7 @@ async fn concurrent_updates_leave_reads_agreeing_with_the_file() {
 
 #[tokio::test]
 async fn the_wal_stays_short_under_sustained_writes() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("x.db");
-    let url = format!("sqlite://{}", db.display());
-    let args = ["--database-url", url.as_str()];
-    let emulator = Emulator::start(dir.path(), &args, &[]).await;
-    let row = emulator.seed(DEV_SID, "+14158675309", "Start").await;
-    let path = format!(
-        "/2010-04-01/Accounts/{DEV_SID}/OutgoingCallerIds/{}.json",
-        row["sid"].as_str().expect("sid")
-    );
+    let (dir, _, emulator, path) = one_caller_id_on_a_file().await;
     // At least one 4 KiB WAL frame per update: over 4 MB of WAL if nothing started it again.
     let mut largest = 0;
     for round in 0..100 {

@@ -87,6 +87,27 @@ async fn create_as(app: &TestApp, account: &Account, form: &[(&str, &str)]) -> V
     body
 }
 
+/// A validation request on the dev account for `phone`, whose callee behaves as `behavior`,
+/// with a StatusCallback to `receiver` and a one-second CallDelay; the CallSid.
+async fn create_with_callback(
+    app: &TestApp,
+    phone: &str,
+    behavior: &str,
+    receiver: &Receiver,
+) -> String {
+    set_behavior(app, SID, phone, behavior).await;
+    let created = create(
+        app,
+        &[
+            ("PhoneNumber", phone),
+            ("StatusCallback", &receiver.url),
+            ("CallDelay", "1"),
+        ],
+    )
+    .await;
+    call_sid(&created)
+}
+
 fn call_sid(body: &Value) -> String {
     body["call_sid"].as_str().expect("call_sid").to_string()
 }
@@ -596,17 +617,7 @@ async fn no_answer_and_busy_fail() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     for (phone, behavior) in [("+14155550111", "no-answer"), ("+14155550112", "busy")] {
-        set_behavior(&app, SID, phone, behavior).await;
-        let created = create(
-            &app,
-            &[
-                ("PhoneNumber", phone),
-                ("StatusCallback", &receiver.url),
-                ("CallDelay", "1"),
-            ],
-        )
-        .await;
-        let sid = call_sid(&created);
+        let sid = create_with_callback(&app, phone, behavior, &receiver).await;
         let cb = wait_callback(&receiver, &sid).await;
         let p = params_map(&cb);
         assert_eq!(p["CallStatus"], behavior, "{phone}");
@@ -1826,17 +1837,7 @@ async fn the_scheduler_moves_many_calls_step_by_step_in_real_time() {
     ];
     let mut sids = Vec::new();
     for (phone, behavior, _, _) in cases {
-        set_behavior(&app, SID, phone, behavior).await;
-        let created = create(
-            &app,
-            &[
-                ("PhoneNumber", phone),
-                ("StatusCallback", &receiver.url),
-                ("CallDelay", "1"),
-            ],
-        )
-        .await;
-        let sid = call_sid(&created);
+        let sid = create_with_callback(&app, phone, behavior, &receiver).await;
         assert_eq!(call_view(&app, &sid).await["status"], "queued");
         sids.push(sid);
     }
