@@ -4,10 +4,11 @@
 //! id as a JSON array (`GET /rows?after={id}`). `scripts/bench` runs it beside the emulator and reports every emulator
 //! figure as a ratio to it, since absolute numbers on a shared machine drift.
 //!
-//! It opens SQLite the way the emulator does (WAL, `synchronous=NORMAL`, a read pool and one
-//! writer connection, no ping before each acquire), so the ratio measures what the emulator
-//! adds on top: routing, auth, validation, paging, Twilio's wire format, the request journal,
-//! metrics and the per-request log line.
+//! It opens SQLite the way the emulator's store does (WAL, `synchronous=NORMAL`, a read pool and
+//! one writer connection, no ping before each acquire) and goes to SQLite for every request.
+//! The emulator adds routing, auth, validation, paging, Twilio's wire format, the request
+//! journal, metrics and the per-request log line, and serves caller-ID reads from memory, so
+//! the ratios measure both.
 //!
 //! ```text
 //! cargo run --release --example reference_server -- --listen 127.0.0.1:4016 \
