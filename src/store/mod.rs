@@ -1178,7 +1178,13 @@ async fn create_group(
     }
     tx.commit().await?;
     let mut ids = caller_ids.write().unwrap_or_else(|e| e.into_inner());
-    let mut rows = created.into_iter().map(|row| ids.put(row));
+    let mut rows = created
+        .into_iter()
+        .map(|row| ids.put(row))
+        .collect::<Vec<_>>()
+        .into_iter();
+    drop(ids);
+    // The caller IDs were made in the order of the requests that made them.
     for (job, outcome) in group.iter().zip(outcomes.iter_mut()) {
         if let Ok(CreateCallOutcome::Created(made)) = outcome {
             if job.new.create_caller_id {
@@ -1186,7 +1192,6 @@ async fn create_group(
             }
         }
     }
-    drop(ids);
     Ok(outcomes)
 }
 
