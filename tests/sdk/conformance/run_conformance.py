@@ -64,10 +64,12 @@ ALLOWED_POSITIVE_REJECTIONS = [
      "the number was verified by an earlier case; Twilio answers 21450"),
     ("POST OutgoingCallerIds", 21454, r"CallDelay",
      "CallDelay: the schema says integer, the description says 0 to 60 (21454); the spec's own example is 100"),
-    ("POST OutgoingCallerIds", 20001, r"FriendlyName .*64",
-     "FriendlyName: the description says up to 64 characters"),
+    ("POST OutgoingCallerIds", 20001, r"FriendlyName",
+     "FriendlyName: the description says up to 64 characters; control characters cannot be "
+     "written in the XML representation (README 'Errors')"),
     ("POST OutgoingCallerIds/{Sid}", 20001, r"FriendlyName",
-     "FriendlyName: the description says up to 64 characters; empty is no name (README 'Errors')"),
+     "FriendlyName: the description says up to 64 characters; empty is no name; control "
+     "characters cannot be written in the XML representation (README 'Errors')"),
     ("POST OutgoingCallerIds", 20001, r"Extension",
      "Extension: 'the digits to dial' (digits, *, #, w; at most 32, README 'Errors')"),
     ("POST OutgoingCallerIds", 20001, r"Missing required parameter PhoneNumber",
