@@ -245,6 +245,20 @@ async fn data_survives_a_restart_on_the_same_file() {
     );
     let (status, other_before) = first.list(other_sid, other_sid, other_token).await;
     assert_eq!(status, 200);
+    // A callee behaviour, which the emulator also keeps in memory.
+    let phone_url = |e: &Emulator| {
+        e.url(&format!(
+            "/_emulator/accounts/{DEV_SID}/phones/%2B14155550177"
+        ))
+    };
+    let response = first
+        .client
+        .put(phone_url(&first))
+        .json(&json!({"behavior": "busy"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
 
     let (exit, logs) = first.terminate().await;
     assert!(
@@ -276,6 +290,16 @@ async fn data_survives_a_restart_on_the_same_file() {
         .await
         .expect("send");
     assert_eq!(response.status(), 400);
+    let behavior: Value = second
+        .client
+        .get(phone_url(&second))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(behavior["behavior"], "busy", "{behavior}");
     let (exit, _) = second.terminate().await;
     assert!(exit.success());
 }

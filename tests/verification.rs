@@ -1822,6 +1822,30 @@ async fn a_callback_cut_short_by_a_crash_is_sent_again_with_the_same_token() {
 }
 
 #[tokio::test]
+async fn a_deleted_account_made_again_has_none_of_its_old_behaviours() {
+    let app = TestApp::spawn().await;
+    let account = new_account(&app, "first-token").await;
+    set_behavior(&app, &account.sid, "+14155550177", "busy").await;
+    let response = app
+        .client
+        .delete(app.url(&format!("/_emulator/accounts/{}", account.sid)))
+        .send()
+        .await
+        .expect("delete");
+    assert!(response.status().is_success());
+    let response = app
+        .client
+        .post(app.url("/_emulator/accounts"))
+        .json(&serde_json::json!({"sid": account.sid, "auth_token": "second-token"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let behavior = get_behavior(&app, &account.sid, "+14155550177").await;
+    assert_eq!(behavior["behavior"], "correct-code", "{behavior}");
+}
+
+#[tokio::test]
 async fn the_scheduler_moves_many_calls_step_by_step_in_real_time() {
     // 1/100 of real time: each call waits at every step, so the scheduler (not the request)
     // takes the steps, several calls per transaction.

@@ -644,7 +644,8 @@ impl Store {
     ) -> Result<Option<Arc<CallerId>>, sqlx::Error> {
         let mut conn = self.writer().await?;
         let mut tx = conn.begin().await?;
-        let row = insert_caller_id_tx(&mut tx, account, phone, friendly_name, now).await?;
+        let sid = CallerIdSid::generate();
+        let row = insert_caller_id_tx(&mut tx, &sid, account, phone, friendly_name, now).await?;
         tx.commit().await?;
         Ok(row.map(|row| self.ids_mut().put(row)))
     }
@@ -827,14 +828,7 @@ impl Store {
         for mut update in updates {
             // Holding the writer, the index and this batch's own inserts are every number
             // verified so far.
-            let exists = update.create_caller_id
-                && (self
-                    .ids()
-                    .has_number(&update.to.account_sid, &update.to.to_number)
-                    || created.iter().any(|c| {
-                        c.account_sid == update.to.account_sid
-                            && c.phone_number == update.to.to_number
-                    }));
+            let exists = update.create_caller_id && number_taken(&self.ids(), &created, &update.to);
             let caller_id_sid = (update.create_caller_id && !exists).then(CallerIdSid::generate);
             if exists {
                 update.to.verification_status = Some("failed".into());
@@ -873,20 +867,20 @@ impl Store {
                 continue;
             };
             if let Some(sid) = &caller_id_sid {
-                let row: Vec<CallerId> = sqlx::query_as(
-                    "INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number,
-                     friendly_name, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?)
-                     RETURNING *",
+                let account = AccountSid::from_trusted(ended.account_sid.clone());
+                let phone = PhoneNumber::from_trusted(ended.to_number.clone());
+                // The number was checked free above, while holding the writer.
+                let row = insert_caller_id_tx(
+                    &mut tx,
+                    sid,
+                    &account,
+                    &phone,
+                    &ended.friendly_name,
+                    now_ms / 1000,
                 )
-                .bind(sid.as_str())
-                .bind(&ended.account_sid)
-                .bind(&ended.to_number)
-                .bind(&ended.friendly_name)
-                .bind(now_ms / 1000)
-                .bind(now_ms / 1000)
-                .fetch_all(&mut *tx)
-                .await?;
-                created.extend(row);
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
+                created.push(row);
             }
             if !update.events.is_empty() {
                 let mut events = QueryBuilder::<Sqlite>::new(
@@ -1142,14 +1136,11 @@ async fn create_group(
     let mut outcomes = Vec::with_capacity(group.len());
     let mut created: Vec<CallerId> = Vec::new();
     for job in group.iter_mut() {
-        let call = &job.new.call;
-        let verified = caller_ids
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .has_number(&call.account_sid, &call.to_number)
-            || created
-                .iter()
-                .any(|c| c.account_sid == call.account_sid && c.phone_number == call.to_number);
+        let verified = number_taken(
+            &caller_ids.read().unwrap_or_else(|e| e.into_inner()),
+            &created,
+            &job.new.call,
+        );
         if verified {
             outcomes.push(Ok(CreateCallOutcome::AlreadyVerified));
             continue;
@@ -1343,14 +1334,24 @@ async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
     Ok(rows.first().map_or(0, |(_busy, frames, _copied)| *frames))
 }
 
+/// Whether `call`'s number is verified on its account: committed (the index, read while the
+/// writer is held) or made earlier in the same transaction (`made`).
+fn number_taken(index: &CallerIdIndex, made: &[CallerId], call: &Call) -> bool {
+    index.has_number(&call.account_sid, &call.to_number)
+        || made
+            .iter()
+            .any(|c| c.account_sid == call.account_sid && c.phone_number == call.to_number)
+}
+
+/// Inserts a caller ID as `sid`; `None` when the account already has the number.
 async fn insert_caller_id_tx(
     tx: &mut Transaction<'_, Sqlite>,
+    sid: &CallerIdSid,
     account: &AccountSid,
     phone: &PhoneNumber,
     friendly_name: &str,
     now: i64,
 ) -> Result<Option<CallerId>, sqlx::Error> {
-    let sid = CallerIdSid::generate();
     let result: Result<Vec<CallerId>, _> = sqlx::query_as(
         "INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number, friendly_name,
          date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
