@@ -1,13 +1,7 @@
 //! Operation: limits answered with Twilio's error body, the bounded request journal, health
 //! and metrics.
 
-mod common;
-
-use common::*;
-
-async fn json_of(response: reqwest::Response) -> serde_json::Value {
-    response.json().await.expect("json body")
-}
+use crate::helpers::*;
 
 #[tokio::test]
 async fn oversized_body_gets_413_with_twilio_body() {
@@ -101,7 +95,7 @@ async fn health_and_metrics() {
     assert_eq!(health.status(), 200);
     assert_eq!(json_of(health).await["status"], "ok");
 
-    app.seed_caller_id("+14155550123", None).await;
+    seed_in(&app, SID, "+14155550123", None).await;
     let created = app
         .post_form(
             &app.api("/OutgoingCallerIds.json"),

@@ -1,0 +1,113 @@
+//! The in-process server: the real router served on a real port over a real SQLite file.
+//! Its waits on verification calls ([`TestApp::wait_call_ended`]) are in [`super::calls`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use callerid_emulator::settings::Settings;
+use callerid_emulator::AppState;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::accounts::{SID, TOKEN};
+use super::client::Server;
+
+/// A running emulator.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: Arc<tempfile::TempDir>,
+    pub db_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Settings for a test: a fresh SQLite file in its own folder, time scale 0.
+pub fn test_settings(dir: &tempfile::TempDir) -> Settings {
+    let mut settings = Settings::for_tests();
+    settings.database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    settings
+}
+
+impl TestApp {
+    /// Starts the emulator with default test settings.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Starts the emulator with test settings changed by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut settings = test_settings(&dir);
+        tweak(&mut settings);
+        TestApp::spawn_in(dir, settings).await
+    }
+
+    /// Starts the emulator on `settings`, keeping `dir` alive with it.
+    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, settings: Settings) -> TestApp {
+        let db_url = settings.database_url.clone();
+        let state = AppState::new(settings).await.expect("state");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            callerid_emulator::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serve");
+        });
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            dir,
+            db_url,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits until it has let go of the database.
+    pub async fn stop(mut self) -> Arc<tempfile::TempDir> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.dir.clone()
+    }
+
+    /// A GET of `url` as the development account.
+    pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
+        self.client.get(url).basic_auth(SID, Some(TOKEN))
+    }
+
+    /// A form POST to `url` as the development account.
+    pub fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.client
+            .post(url)
+            .basic_auth(SID, Some(TOKEN))
+            .form(form)
+    }
+}
+
+impl Server for TestApp {
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

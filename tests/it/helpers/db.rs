@@ -1,0 +1,48 @@
+//! The test's SQLite file, read (or, to stage a crash, written) directly. Only durability
+//! tests use this module: what a test checks through the API goes through the API.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use super::app::TestApp;
+
+/// One connection to the SQLite file at `db_url`, read-only unless `write` is set.
+pub async fn connect(db_url: &str, write: bool) -> SqlitePool {
+    let options = SqliteConnectOptions::from_str(db_url)
+        .expect("db url")
+        .read_only(!write);
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("open test db")
+}
+
+/// Rows in `table`, read straight from the test's SQLite file.
+pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
+    let pool = connect(&app.db_url, false).await;
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    let n: i64 = sqlx::query_scalar(&sql)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    pool.close().await;
+    n
+}
+
+/// (state, attempts, next_attempt_at, idempotency_token, attempt rows) of every callback,
+/// read straight from the SQLite file.
+pub async fn callback_rows(db_url: &str) -> Vec<(String, i64, Option<i64>, String, i64)> {
+    let pool = connect(db_url, false).await;
+    let rows = sqlx::query_as(
+        "SELECT state, attempts, next_attempt_at, idempotency_token,
+                (SELECT COUNT(*) FROM callback_attempts a WHERE a.callback_id = c.id)
+         FROM callbacks c ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("callbacks");
+    pool.close().await;
+    rows
+}

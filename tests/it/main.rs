@@ -1,0 +1,30 @@
+//! The integration tests, one crate: the real router on a real port over a real SQLite file
+//! with real HTTP ([`helpers::TestApp`]), or the real binary as a child process
+//! ([`helpers::Emulator`]). Every module below uses the one set of helpers in [`helpers`].
+
+mod helpers;
+
+// The Twilio API (Issue 2): caller IDs, their list and paging, errors and authentication.
+mod api_errors;
+mod auth;
+mod caller_id_list;
+mod caller_id_paging;
+mod caller_ids;
+
+// The control API.
+mod control;
+mod control_access;
+
+// Verification calls and their StatusCallbacks (Issue 3).
+mod call_flow;
+mod call_resource;
+mod callback_signatures;
+mod callbacks;
+mod verification;
+mod verification_errors;
+
+// The binary, persistence and restarts, and operation.
+mod binary;
+mod ops;
+mod persistence;
+mod restart;
