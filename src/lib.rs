@@ -1,81 +1,43 @@
 //! callerid-emulator: a local, stateful emulator of Twilio's REST API for Outgoing Caller IDs
 //! and their validation requests.
 //!
-//! [`app`] builds the router over an [`AppState`]; [`serve`] runs it on a listener with the
-//! verification engine beside it until a shutdown future resolves; [`run`] is the binary.
+//! Layers, each importing only the ones below it: [`http`] (routes, extractors, handlers,
+//! representations, middleware) → [`service`] (what each request and worker does, the
+//! verification call, change events) → [`store`] (the store interface and its SQLite
+//! backend) → [`domain`] (typed values and pure rules, importing none of them). [`metrics`]
+//! and [`settings`] are leaves. [`AppState::new`] wires them; [`serve`] runs the router with
+//! the workers beside it until a shutdown future resolves; [`run`] is the binary.
 
-pub mod api;
-pub mod auth;
-pub mod control;
-pub mod error;
+pub mod domain;
+pub mod http;
 pub mod metrics;
-pub mod observe;
+pub mod service;
 pub mod settings;
 pub mod store;
-pub mod verification;
-pub mod wire;
 
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::Uri;
-use axum::response::IntoResponse;
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::error::ApiError;
+pub use http::{app, AppState};
+
+use crate::domain::machine::Timing;
+use crate::http::middleware::journal::Journal;
 use crate::metrics::Metrics;
-use crate::observe::Journal;
+use crate::service::{CallbackPolicy, Service};
 use crate::settings::{LogFormat, Settings};
 use crate::store::Store;
-use crate::verification::{CallbackPolicy, Engine, Timing};
-use crate::wire::sid::AccountSid;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Everything the handlers and workers share.
-pub struct Shared {
-    pub settings: Settings,
-    pub store: Store,
-    pub journal: Journal,
-    pub metrics: Arc<Metrics>,
-    pub engine: Arc<Engine>,
-}
-
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
 
 impl AppState {
     /// Opens the database, runs the migrations and installs the configured accounts.
     pub async fn new(settings: Settings) -> Result<AppState, BoxError> {
         settings.validate()?;
         let store = Store::connect(&settings.database_url, settings.read_connections).await?;
-        let accounts: Vec<(AccountSid, String, String)> = settings
-            .parsed_accounts()?
-            .into_iter()
-            .map(|(sid, token)| (sid, token, "Configured account".to_string()))
-            .collect();
-        store
-            .sync_configured_accounts(&accounts, wire::now_millis() / 1000)
-            .await?;
-        // Callbacks left `sending` were cut short by a crash: send them again.
-        let resumed = store
-            .resume_interrupted_callbacks(wire::now_millis())
-            .await?;
-        if resumed > 0 {
-            tracing::info!(callbacks = resumed, "resuming interrupted status callbacks");
-        }
         let timing = Timing {
             time_scale: settings.time_scale,
             manual_timeout_ms: (settings.manual_digits_timeout as i64).saturating_mul(1000),
@@ -86,78 +48,35 @@ impl AppState {
             attempts: settings.callback_attempts,
             retry_delay: Duration::from_millis(settings.callback_retry_delay_ms),
         };
-        let engine = Engine::new(timing, policy)?;
-        Ok(AppState(Arc::new(Shared {
+        let metrics = Arc::new(Metrics::default());
+        let service = Service::new(store, metrics.clone(), timing, policy)?;
+        service.start_up(settings.parsed_accounts()?).await?;
+        Ok(AppState(Arc::new(http::Shared {
             journal: Journal::new(settings.request_journal_size),
             settings,
-            store,
-            metrics: Arc::new(Metrics::default()),
-            engine: Arc::new(engine),
+            service: Arc::new(service),
+            metrics,
         })))
     }
 }
 
-async fn not_found(uri: Uri) -> impl IntoResponse {
-    ApiError::not_found(uri.path())
-}
-
-async fn method_not_allowed() -> impl IntoResponse {
-    ApiError::method_not_allowed()
-}
-
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    ApiError::internal("a request handler panicked").into_response()
-}
-
-/// The whole HTTP surface: the Twilio namespace, the control API (unless turned off), health
-/// and metrics, with Twilio's error bodies and headers on every response.
-pub fn app(state: AppState) -> Router {
-    let mut router = api::router().merge(control::open_router());
-    if state.settings.control_api {
-        router = router.merge(control::router(&state));
-    }
-    router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // One layer of three, outermost first, so each route is wrapped and boxed once.
-        .layer((
-            axum::middleware::from_fn_with_state(state.clone(), observe::observe),
-            DefaultBodyLimit::disable(),
-            tower_http::catch_panic::CatchPanicLayer::custom(panic_response),
-        ))
-        .with_state(state)
-}
-
-/// Serves `state` on `listener`, with the call scheduler and the callback sender running,
-/// until `shutdown` resolves; then drains requests, stops the workers (the sender waits for
-/// the callbacks in flight to be recorded) and closes the database.
+/// Serves `state` on `listener`, with the call scheduler, the callback sender and the store's
+/// upkeep running, until `shutdown` resolves; then drains requests, stops the workers (the
+/// sender waits for the callbacks in flight to be recorded) and closes the database.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tokio::task::spawn_blocking(wire::PhoneNumber::warm_up);
+    tokio::task::spawn_blocking(domain::PhoneNumber::warm_up);
     let (stop, stopped) = watch::channel(false);
-    let calls = tokio::spawn(state.engine.clone().run_calls(
-        state.store.clone(),
-        state.metrics.clone(),
-        stopped.clone(),
-    ));
-    let callbacks = tokio::spawn(verification::sender::run(
-        state.engine.clone(),
-        state.store.clone(),
-        state.metrics.clone(),
-        stopped.clone(),
-    ));
-    let checkpoints = tokio::spawn(state.store.clone().run_checkpoints(stopped));
+    let workers = tokio::spawn(state.service.clone().run_workers(stopped));
     let result = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop.send(true);
-    let _ = calls.await;
-    let _ = callbacks.await;
-    let _ = checkpoints.await;
-    state.store.close().await;
+    let _ = workers.await;
+    state.service.close().await;
     result
 }
 

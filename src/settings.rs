@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
 
-use crate::wire::sid::AccountSid;
+use crate::domain::sid::AccountSid;
 
 /// The built-in development account, there when no account is configured.
 pub const DEV_ACCOUNT_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

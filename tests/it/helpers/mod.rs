@@ -32,4 +32,4 @@ pub use xml::*;
 
 /// The emulator's own form parser (`application/x-www-form-urlencoded`, strict UTF-8, pairs
 /// in order). The only place the tests name its path.
-pub use callerid_emulator::wire::Params;
+pub use callerid_emulator::http::form::Params;

@@ -1,0 +1,160 @@
+//! Phone numbers as Twilio takes them: E.164, or unformatted US numbers such as
+//! `(415) 555-1212` and `415-555-1212`. Parsing and country rules come from libphonenumber's
+//! metadata (the `phonenumber` crate).
+
+use std::fmt;
+
+/// A phone number in E.164 form (`+14158675309`).
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses what a client sent. Numbers without a `+` are read as US numbers. A number must
+    /// have a known country code and a length that country allows; for +1, ten digits whose
+    /// area code starts with 2–9. Whether the number is assigned is not checked, so the
+    /// fictional 555 numbers and Twilio's magic test numbers are accepted.
+    pub fn parse(input: &str) -> Option<PhoneNumber> {
+        let input = input.trim();
+        if input.is_empty() || input.len() > 64 || input.chars().any(|c| c.is_control()) {
+            return None;
+        }
+        // Numbers must be made of digits and the usual punctuation; letters are not keypad
+        // vanity numbers here, and a `+` anywhere but first is not a number.
+        if !input
+            .chars()
+            .all(|c| c.is_ascii_digit() || " ()-.+".contains(c))
+            || input[1..].contains('+')
+        {
+            return None;
+        }
+        // International input is parsed without a default region: with US as the region the
+        // crate strips a leading `1` (the US national prefix) from any country's national
+        // number, turning +33 1 42 68 53 00 into +33 42 68 53 00.
+        let region = (!input.starts_with('+')).then_some(phonenumber::country::Id::US);
+        let parsed = phonenumber::parse(region, input).ok()?;
+        if parsed.extension().is_some() {
+            return None;
+        }
+        let code = parsed.code().value();
+        let national = parsed.national().to_string();
+        if national.starts_with('0') && code == 1 {
+            return None;
+        }
+        let plausible = if code == 1 {
+            national.len() == 10 && matches!(national.as_bytes()[0], b'2'..=b'9')
+        } else {
+            parsed.is_valid()
+                || ((4..=14).contains(&national.len())
+                    && national.len() + code.to_string().len() <= 15
+                    && parsed.country().id().is_some())
+        };
+        plausible.then(|| PhoneNumber(format!("+{code}{national}")))
+    }
+
+    /// Loads libphonenumber's metadata, which the first parse otherwise does (about 150 ms,
+    /// holding every request that parses a number meanwhile). Call off the async runtime.
+    pub fn warm_up() {
+        let _ = PhoneNumber::parse("+14155550100");
+        let _ = PhoneNumber::parse("+442071838750");
+    }
+
+    /// A number read back from storage, which only ever holds parsed numbers: checked for the
+    /// E.164 shape (`+`, then 2 to 15 digits, the first not 0) without libphonenumber's rules.
+    /// Gives the text back when it is not.
+    pub fn from_stored(e164: String) -> Result<PhoneNumber, String> {
+        let shaped = e164.strip_prefix('+').is_some_and(|digits| {
+            (2..=15).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0')
+        });
+        if shaped {
+            Ok(PhoneNumber(e164))
+        } else {
+            Err(e164)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Twilio's "nicely formatted version of the phone number": `(415) 867-5309` for +1
+    /// numbers, the E.164 string for every other country.
+    pub fn formatted(&self) -> String {
+        match self.0.strip_prefix("+1") {
+            Some(n) if n.len() == 10 => format!("({}) {}-{}", &n[..3], &n[3..6], &n[6..]),
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e164(s: &str) -> Option<String> {
+        PhoneNumber::parse(s).map(|p| p.to_string())
+    }
+
+    #[test]
+    fn accepts_e164_and_unformatted_us() {
+        for input in [
+            "+14158675309",
+            "(415) 867-5309",
+            "415-867-5309",
+            "4158675309",
+            "1 415 867 5309",
+            " 14158675309",
+            "+1 (415) 867-5309",
+        ] {
+            assert_eq!(e164(input).as_deref(), Some("+14158675309"), "{input}");
+        }
+        assert_eq!(e164("+15005550006").as_deref(), Some("+15005550006"));
+        assert_eq!(e164("+15558675310").as_deref(), Some("+15558675310"));
+        assert_eq!(e164("+442071838750").as_deref(), Some("+442071838750"));
+        assert_eq!(e164("+4759440374").as_deref(), Some("+4759440374"));
+        // A national number starting with 1 keeps it.
+        assert_eq!(e164("+33142685300").as_deref(), Some("+33142685300"));
+        assert_eq!(e164("+4915123456789").as_deref(), Some("+4915123456789"));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for input in [
+            "",
+            "33",
+            "abc",
+            "+1234",
+            "+999123456789",
+            "415-867-530",
+            "+1415867530912",
+            "0158675309",
+            "+14158675309x12",
+            "+1415+8675309",
+            "1-800-FLOWERS",
+        ] {
+            assert_eq!(e164(input), None, "{input}");
+        }
+    }
+
+    #[test]
+    fn friendly_format() {
+        let p = PhoneNumber::parse("+14158675309").map(|p| p.formatted());
+        assert_eq!(p.as_deref(), Some("(415) 867-5309"));
+        let p = PhoneNumber::parse("+442071838750").map(|p| p.formatted());
+        assert_eq!(p.as_deref(), Some("+442071838750"));
+    }
+}

@@ -1,0 +1,131 @@
+//! `/_emulator/accounts`: accounts and their API keys.
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{account_in_path, body, json};
+use crate::domain::account::{Account, ApiKey};
+use crate::domain::sid::{random_hex32, AccountSid, ApiKeySid};
+use crate::domain::time::now_millis;
+use crate::http::error::ApiError;
+use crate::http::render::rfc2822;
+use crate::http::AppState;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    sid: Option<String>,
+    auth_token: Option<String>,
+    friendly_name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AccountView {
+    sid: String,
+    auth_token: String,
+    friendly_name: String,
+    date_created: String,
+    configured: bool,
+}
+
+pub(super) async fn create_account(
+    State(app): State<AppState>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let new: NewAccount = body(&bytes)?;
+    let sid = match new.sid {
+        Some(raw) => AccountSid::parse(&raw).ok_or_else(|| {
+            ApiError::invalid_parameter(format!(
+                "sid {raw:?} is not an AccountSid (AC + 32 hex digits)"
+            ))
+        })?,
+        None => AccountSid::generate(),
+    };
+    let auth_token = match new.auth_token {
+        Some(t) if t.is_empty() || t.len() > 256 => {
+            return Err(ApiError::invalid_parameter(
+                "auth_token must be 1 to 256 characters",
+            ))
+        }
+        Some(t) => t,
+        None => random_hex32(),
+    };
+    let friendly_name = new
+        .friendly_name
+        .unwrap_or_else(|| format!("Emulated account {sid}"));
+    let account = Account {
+        sid,
+        auth_token,
+        friendly_name,
+        configured: false,
+        date_created: now_millis() / 1000,
+    };
+    app.service.create_account(&account).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &AccountView {
+            date_created: rfc2822(account.date_created),
+            sid: account.sid.to_string(),
+            auth_token: account.auth_token,
+            friendly_name: account.friendly_name,
+            configured: false,
+        },
+    ))
+}
+
+pub(super) async fn delete_account(
+    State(app): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let sid = account_in_path(&app, path, &uri).await?;
+    app.service.delete_account(&sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    friendly_name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct KeyView {
+    sid: String,
+    secret: String,
+    account_sid: String,
+    friendly_name: String,
+    date_created: String,
+}
+
+pub(super) async fn create_key(
+    State(app): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let account = account_in_path(&app, path, &uri).await?;
+    let new: NewKey = body(&bytes)?;
+    let key = ApiKey {
+        sid: ApiKeySid::generate(),
+        account_sid: account,
+        secret: random_hex32(),
+        friendly_name: new.friendly_name.unwrap_or_default(),
+        date_created: now_millis() / 1000,
+    };
+    app.service.create_api_key(&key).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &KeyView {
+            date_created: rfc2822(key.date_created),
+            sid: key.sid.to_string(),
+            secret: key.secret,
+            account_sid: key.account_sid.to_string(),
+            friendly_name: key.friendly_name,
+        },
+    ))
+}

@@ -1,0 +1,38 @@
+//! `/_emulator/health` and `/metrics`, open whatever the control settings.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+
+use super::json;
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use crate::metrics::Gauges;
+
+pub(super) async fn health(State(app): State<AppState>) -> Result<Response, ApiError> {
+    app.service.ping().await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "status": "ok",
+            "database": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "time_scale": app.settings.time_scale,
+        }),
+    ))
+}
+
+pub(super) async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let (pending_calls, callbacks) = app.service.gauges().await?;
+    let text = app.metrics.render(&Gauges {
+        pending_calls,
+        pending_callbacks: callbacks.unsettled,
+    });
+    let mut response = Response::new(Body::from(text));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(response)
+}

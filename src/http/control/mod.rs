@@ -1,0 +1,129 @@
+//! The control API under `/_emulator`, by area: accounts and keys ([`accounts`]), caller-ID
+//! fixtures and callee behaviours ([`phones`]), the calls and their digits ([`calls`]), the
+//! callback and request journals and the reset ([`journals`]), health and metrics
+//! ([`health`]). JSON in and out; errors in Twilio's JSON error body.
+
+mod accounts;
+mod calls;
+mod health;
+mod journals;
+mod phones;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::sid::AccountSid;
+use crate::http::auth::same_secret;
+use crate::http::error::{ApiError, AuthFailure};
+use crate::http::AppState;
+
+/// The control routes, behind the token check when one is configured.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/_emulator/accounts", post(accounts::create_account))
+        .route(
+            "/_emulator/accounts/{account}",
+            axum::routing::delete(accounts::delete_account),
+        )
+        .route(
+            "/_emulator/accounts/{account}/keys",
+            post(accounts::create_key),
+        )
+        .route(
+            "/_emulator/accounts/{account}/outgoing-caller-ids",
+            post(phones::create_caller_id),
+        )
+        .route(
+            "/_emulator/accounts/{account}/phones/{phone}",
+            put(phones::set_behavior).get(phones::get_behavior),
+        )
+        .route("/_emulator/calls/{call}", get(calls::get_call))
+        .route("/_emulator/calls/{call}/digits", post(calls::post_digits))
+        .route("/_emulator/callbacks", get(journals::list_callbacks))
+        .route("/_emulator/requests", get(journals::list_requests))
+        .route("/_emulator/reset", post(journals::reset))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+}
+
+/// Routes that stay open whatever the control settings: health and metrics.
+pub fn open_router() -> Router<AppState> {
+    Router::new()
+        .route("/_emulator/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+}
+
+async fn require_token(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(token) = &app.settings.control_token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| same_secret(g, token)) {
+            let mut response = ApiError {
+                message: "The control API requires Authorization: Bearer <control token>"
+                    .to_string(),
+                detail: None,
+                ..ApiError::unauthenticated(AuthFailure::WrongPassword)
+            }
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"callerid-emulator control API\""),
+            );
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let mut response = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A JSON body; an empty body is the type's default.
+fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid_parameter(format!(
+            "The request body is not valid JSON for this call: {e}"
+        ))
+    })
+}
+
+/// The existing account `raw` names.
+async fn account_from_path(app: &AppState, uri: &Uri, raw: &str) -> Result<AccountSid, ApiError> {
+    let not_found = || ApiError::not_found(uri.path());
+    let sid = AccountSid::parse(raw).ok_or_else(not_found)?;
+    app.service.account(&sid).await?.ok_or_else(not_found)?;
+    Ok(sid)
+}
+
+/// The existing account named by a route's one path parameter.
+async fn account_in_path(
+    app: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    uri: &Uri,
+) -> Result<AccountSid, ApiError> {
+    let Path(raw) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    account_from_path(app, uri, &raw).await
+}

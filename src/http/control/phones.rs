@@ -1,0 +1,128 @@
+//! `/_emulator/accounts/{AccountSid}/…`: caller-ID fixtures and the callee behaviour of numbers.
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::{account_from_path, account_in_path, body, json};
+use crate::domain::call::{Behavior, BehaviorSource};
+use crate::domain::caller_id::FriendlyName;
+use crate::domain::PhoneNumber;
+use crate::http::error::ApiError;
+use crate::http::twilio::caller_id_repr::to_json;
+use crate::http::AppState;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCallerId {
+    phone_number: Option<String>,
+    friendly_name: Option<String>,
+}
+
+/// A phone number from a control-API path or body, with the Twilio API's 21421 error.
+fn phone(raw: &str) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(raw).ok_or_else(|| ApiError::invalid_phone_number(raw))
+}
+
+pub(super) async fn create_caller_id(
+    State(app): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let account = account_in_path(&app, path, &uri).await?;
+    let new: NewCallerId = body(&bytes)?;
+    let raw_phone = new
+        .phone_number
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid_parameter("Missing required parameter phone_number"))?;
+    let phone = phone(&raw_phone)?;
+    let friendly_name = match new.friendly_name {
+        Some(name) => FriendlyName::parse(&name)?,
+        None => FriendlyName::of_number(&phone),
+    };
+    let row = app
+        .service
+        .add_caller_id(&account, &phone, friendly_name)
+        .await?;
+    Ok(json(StatusCode::CREATED, &to_json(&row)))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetBehavior {
+    behavior: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BehaviorView {
+    account_sid: String,
+    phone_number: String,
+    behavior: &'static str,
+    magic: bool,
+}
+
+/// The account and number of a `…/phones/{phone}` route.
+async fn account_and_phone(
+    app: &AppState,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: &Uri,
+) -> Result<(crate::domain::sid::AccountSid, PhoneNumber), ApiError> {
+    let (raw_account, raw_phone) = path.map_err(|_| ApiError::not_found(uri.path()))?.0;
+    let account = account_from_path(app, uri, &raw_account).await?;
+    Ok((account, phone(&raw_phone)?))
+}
+
+fn behavior_view(
+    account: &crate::domain::sid::AccountSid,
+    phone: &PhoneNumber,
+    behavior: Behavior,
+    magic: bool,
+) -> Response {
+    json(
+        StatusCode::OK,
+        &BehaviorView {
+            account_sid: account.to_string(),
+            phone_number: phone.to_string(),
+            behavior: behavior.as_str(),
+            magic,
+        },
+    )
+}
+
+pub(super) async fn set_behavior(
+    State(app): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let (account, phone) = account_and_phone(&app, path, &uri).await?;
+    let request: SetBehavior = body(&bytes)?;
+    let names = Behavior::ALL.map(Behavior::as_str).join(", ");
+    let raw = request.behavior.ok_or_else(|| {
+        ApiError::invalid_parameter(format!("Missing required parameter behavior ({names})"))
+    })?;
+    let behavior = Behavior::parse(&raw).ok_or_else(|| {
+        ApiError::invalid_parameter(format!("behavior must be one of {names}, not {raw:?}"))
+    })?;
+    app.service.set_behavior(&account, &phone, behavior).await?;
+    Ok(behavior_view(&account, &phone, behavior, false))
+}
+
+pub(super) async fn get_behavior(
+    State(app): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let (account, phone) = account_and_phone(&app, path, &uri).await?;
+    let (behavior, source) = app.service.behavior(&account, &phone).await?;
+    Ok(behavior_view(
+        &account,
+        &phone,
+        behavior,
+        source == BehaviorSource::Magic,
+    ))
+}

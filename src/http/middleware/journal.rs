@@ -1,0 +1,183 @@
+//! The request journal: the most recent Twilio API requests, bounded in number, recorded on
+//! the hot path as raw parts and parsed only when someone reads `GET /_emulator/requests`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use serde::Serialize;
+
+use crate::domain::sid::RequestSid;
+use crate::http::form::Params;
+use crate::http::render::rfc3339_millis;
+
+/// One Twilio API request as `GET /_emulator/requests` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JournalEntry {
+    pub request_id: String,
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub status: u16,
+    pub account_sid: Option<String>,
+    pub duration_ms: f64,
+}
+
+/// A request as recorded on the hot path: raw parts only; parsing and formatting wait until
+/// someone reads the journal.
+pub(super) struct Recorded {
+    pub request_id: RequestSid,
+    pub at_ms: i64,
+    pub method: axum::http::Method,
+    pub target: Target,
+    pub body: Option<Bytes>,
+    pub status: u16,
+    pub duration_ms: f64,
+}
+
+/// A request's path and query, copied into one string.
+pub(super) struct Target {
+    /// The path, then `?` and the query string when the request had one.
+    text: String,
+    path_len: usize,
+    /// Where the account SID named by the path sits in `text`.
+    account: Option<Range<usize>>,
+}
+
+impl Target {
+    pub fn of(path: &str, query: Option<&str>) -> Target {
+        let mut text = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+        text.push_str(path);
+        if let Some(query) = query {
+            text.push('?');
+            text.push_str(query);
+        }
+        const ACCOUNTS: &str = "/2010-04-01/Accounts/";
+        let account = path.strip_prefix(ACCOUNTS).map(|rest| {
+            let segment = rest.split('/').next().unwrap_or(rest);
+            let sid = segment.split('.').next().unwrap_or(segment);
+            ACCOUNTS.len()..ACCOUNTS.len() + sid.len()
+        });
+        Target {
+            text,
+            path_len: path.len(),
+            account,
+        }
+    }
+}
+
+impl Target {
+    pub fn path(&self) -> &str {
+        &self.text[..self.path_len]
+    }
+
+    fn query(&self) -> &str {
+        self.text.get(self.path_len + 1..).unwrap_or("")
+    }
+
+    /// The account SID the path names, if it names one.
+    pub fn account_sid(&self) -> Option<&str> {
+        let range = self.account.clone()?;
+        Some(&self.text[range])
+    }
+}
+
+impl Recorded {
+    fn entry(&self) -> JournalEntry {
+        JournalEntry {
+            request_id: self.request_id.to_string(),
+            at: rfc3339_millis(self.at_ms),
+            method: self.method.to_string(),
+            path: self.target.path().to_string(),
+            query: params_map(self.target.query().as_bytes()),
+            params: self.body.as_deref().map(params_map).unwrap_or_default(),
+            status: self.status,
+            account_sid: self.target.account_sid().map(str::to_string),
+            duration_ms: self.duration_ms,
+        }
+    }
+}
+
+/// The most recent Twilio API requests, bounded in number.
+pub struct Journal {
+    capacity: usize,
+    entries: Mutex<VecDeque<Recorded>>,
+}
+
+impl Journal {
+    pub fn new(capacity: usize) -> Journal {
+        Journal {
+            capacity,
+            entries: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+        }
+    }
+
+    pub(super) fn push(&self, entry: Recorded) {
+        if self.capacity == 0 {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            while entries.len() >= self.capacity {
+                entries.pop_front();
+            }
+            entries.push_back(entry);
+        }
+    }
+
+    /// Newest first, optionally for one account, at most `limit`.
+    pub fn recent(&self, account: Option<&str>, limit: usize) -> Vec<JournalEntry> {
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .rev()
+            .filter(|e| account.is_none_or(|a| e.target.account_sid() == Some(a)))
+            .take(limit)
+            .map(Recorded::entry)
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+fn params_map(raw: &[u8]) -> BTreeMap<String, String> {
+    Params::parse(raw)
+        .map(|p| p.pairs().iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_is_bounded() {
+        let j = Journal::new(2);
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let request_id = RequestSid::next();
+            ids.push(request_id.to_string());
+            j.push(Recorded {
+                request_id,
+                at_ms: 0,
+                method: axum::http::Method::GET,
+                target: Target::of("/", Some("A=1")),
+                body: None,
+                status: 200,
+                duration_ms: 0.0,
+            });
+        }
+        let recent = j.recent(None, 10);
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].request_id, ids[4]);
+        assert_eq!(recent[0].query.get("A").map(String::as_str), Some("1"));
+    }
+}

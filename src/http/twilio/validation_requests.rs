@@ -1,0 +1,220 @@
+//! `POST …/OutgoingCallerIds`: a validation request. Returns the code the callee must key and
+//! the CallSid of the verification call, which the verification engine then plays out.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::domain::call::ValidationRequest;
+use crate::domain::callback::CallbackMethod;
+use crate::domain::caller_id::FriendlyName;
+use crate::domain::PhoneNumber;
+use crate::http::context::{CallerIdList, TwilioRequest};
+use crate::http::error::ApiError;
+use crate::http::form::Params;
+use crate::http::format::Format;
+use crate::http::{render, respond, AppState};
+
+/// The longest StatusCallback URL Twilio accepts.
+pub const MAX_CALLBACK_URL: usize = 1000;
+/// The longest Extension accepted.
+pub const MAX_EXTENSION: usize = 32;
+
+/// Reads and checks the form parameters, in the order Twilio reports their errors.
+pub fn parse_request(params: &Params) -> Result<ValidationRequest, ApiError> {
+    let nonempty = |name: &str| -> Result<Option<&str>, ApiError> {
+        Ok(params.get(name)?.filter(|v| !v.trim().is_empty()))
+    };
+    let raw_phone =
+        nonempty("PhoneNumber")?.ok_or_else(|| ApiError::missing_parameter("PhoneNumber"))?;
+    let phone =
+        PhoneNumber::parse(raw_phone).ok_or_else(|| ApiError::invalid_phone_number(raw_phone))?;
+    let friendly_name = match params.get("FriendlyName")?.filter(|v| !v.is_empty()) {
+        Some(name) => FriendlyName::parse(name)?,
+        None => FriendlyName::of_number(&phone),
+    };
+    let call_delay = match nonempty("CallDelay")? {
+        None => 0,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if (0..=60).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    21454,
+                    format!(
+                        "CallDelay must be a whole number of seconds from 0 to 60, not {raw:?}"
+                    ),
+                ))
+            }
+        },
+    };
+    let extension = match nonempty("Extension")? {
+        None => None,
+        Some(ext) => {
+            if ext.len() > MAX_EXTENSION
+                || !ext
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "wW#*".contains(c))
+            {
+                return Err(ApiError::invalid_parameter(format!(
+                        "Extension may hold at most {MAX_EXTENSION} of the digits 0-9, '*', '#' and 'w' (a half-second pause), not {ext:?}"
+                    )));
+            }
+            Some(ext.to_string())
+        }
+    };
+    let status_callback = match nonempty("StatusCallback")? {
+        None => None,
+        Some(url) => Some(check_callback_url(url)?),
+    };
+    let status_callback_method = match nonempty("StatusCallbackMethod")? {
+        None => CallbackMethod::Post,
+        Some(m) => CallbackMethod::parse(m).ok_or_else(|| {
+            ApiError::invalid_parameter("StatusCallbackMethod must be GET or POST")
+        })?,
+    };
+    Ok(ValidationRequest {
+        phone,
+        friendly_name,
+        call_delay,
+        extension,
+        status_callback,
+        status_callback_method,
+    })
+}
+
+/// A StatusCallback must be an absolute http(s) URL of at most 1,000 characters. It is kept
+/// normalized (as the callback request will carry it: `http://host` gets its `/`, spaces and
+/// non-ASCII characters are percent-encoded) and without its fragment, which is never sent, so
+/// that the signature covers exactly the URL the receiver sees.
+fn check_callback_url(url: &str) -> Result<String, ApiError> {
+    let invalid =
+        |why: &str| ApiError::bad_request(21456, format!("StatusCallback {why}: {url:?}"));
+    if url.chars().count() > MAX_CALLBACK_URL {
+        return Err(ApiError::bad_request(
+            21456,
+            format!("StatusCallback must be at most {MAX_CALLBACK_URL} characters long"),
+        ));
+    }
+    let mut parsed = reqwest::Url::parse(url).map_err(|_| invalid("is not an absolute URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("must be an http or https URL"));
+    }
+    parsed.set_fragment(None);
+    Ok(parsed.into())
+}
+
+#[derive(Serialize)]
+struct ValidationRequestJson<'a> {
+    account_sid: &'a str,
+    call_sid: &'a str,
+    friendly_name: &'a str,
+    phone_number: &'a str,
+    validation_code: &'a str,
+}
+
+#[derive(Serialize)]
+struct ValidationRequestXmlDoc<'a> {
+    #[serde(rename = "ValidationRequest")]
+    item: ValidationRequestXml<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ValidationRequestXml<'a> {
+    account_sid: &'a str,
+    phone_number: &'a str,
+    friendly_name: &'a str,
+    validation_code: &'a str,
+    call_sid: &'a str,
+}
+
+pub async fn create(
+    app: &AppState,
+    request: &TwilioRequest<CallerIdList>,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let validation = parse_request(params)?;
+    let call = app
+        .service
+        .create_validation_request(&request.account, validation)
+        .await?;
+    let body = match request.format() {
+        Format::Json => render::to_json(&ValidationRequestJson {
+            account_sid: call.account_sid.as_str(),
+            call_sid: call.sid.as_str(),
+            friendly_name: call.friendly_name.as_str(),
+            phone_number: call.to.as_str(),
+            validation_code: &call.validation_code,
+        }),
+        Format::Xml => render::to_xml(&ValidationRequestXmlDoc {
+            item: ValidationRequestXml {
+                account_sid: call.account_sid.as_str(),
+                phone_number: call.to.as_str(),
+                friendly_name: call.friendly_name.as_str(),
+                validation_code: &call.validation_code,
+                call_sid: call.sid.as_str(),
+            },
+        }),
+    };
+    Ok(respond(StatusCode::OK, request.format(), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<ValidationRequest, u32> {
+        parse_request(&Params::parse(q.as_bytes()).map_err(|e| e.code)?).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn parameter_errors() {
+        assert_eq!(parse("").err(), Some(20001));
+        assert_eq!(parse("PhoneNumber=33").err(), Some(21421));
+        let ok = parse("PhoneNumber=%2B14158675309")
+            .map_err(|_| ())
+            .expect("valid");
+        assert_eq!(ok.friendly_name.as_str(), "(415) 867-5309");
+        assert_eq!(ok.status_callback_method, CallbackMethod::Post);
+        let long = "x".repeat(65);
+        assert_eq!(
+            parse(&format!("PhoneNumber=4158675309&FriendlyName={long}")).err(),
+            Some(20001)
+        );
+        assert_eq!(
+            parse("PhoneNumber=4158675309&CallDelay=61").err(),
+            Some(21454)
+        );
+        assert_eq!(
+            parse("PhoneNumber=4158675309&CallDelay=-1").err(),
+            Some(21454)
+        );
+        assert_eq!(
+            parse("PhoneNumber=4158675309&CallDelay=1.5").err(),
+            Some(21454)
+        );
+        assert_eq!(
+            parse("PhoneNumber=4158675309&Extension=12a").err(),
+            Some(20001)
+        );
+        assert!(parse("PhoneNumber=4158675309&Extension=12w%23").is_ok());
+        assert_eq!(
+            parse("PhoneNumber=4158675309&StatusCallback=ftp://x/y").err(),
+            Some(21456)
+        );
+        assert_eq!(
+            parse("PhoneNumber=4158675309&StatusCallback=/relative").err(),
+            Some(21456)
+        );
+        let long_url = format!("http://example.com/{}", "a".repeat(1000));
+        assert_eq!(
+            parse(&format!("PhoneNumber=4158675309&StatusCallback={long_url}")).err(),
+            Some(21456)
+        );
+        assert_eq!(
+            parse("PhoneNumber=4158675309&StatusCallbackMethod=PUT").err(),
+            Some(20001)
+        );
+        assert!(parse("PhoneNumber=4158675309&StatusCallbackMethod=GET").is_ok());
+    }
+}

@@ -1,0 +1,106 @@
+//! Accounts, API keys and credentials; the reset and the health of the store.
+
+use std::sync::Arc;
+
+use super::{Service, ServiceError};
+use crate::domain::account::{Account, ApiKey, Credential};
+use crate::domain::callback::{Callback, CallbackAttempt, CallbackCounts};
+use crate::domain::event::Event;
+use crate::domain::sid::{AccountSid, CallSid};
+use crate::domain::time::now_millis;
+use crate::store::StoreError;
+
+impl Service {
+    /// Makes these `(sid, auth token)` pairs the configured accounts, and resumes the
+    /// callbacks a crash cut short. Call once at start-up.
+    pub async fn start_up(&self, accounts: Vec<(AccountSid, String)>) -> Result<(), ServiceError> {
+        let now = now_millis();
+        let accounts: Vec<Account> = accounts
+            .into_iter()
+            .map(|(sid, auth_token)| Account {
+                sid,
+                auth_token,
+                friendly_name: "Configured account".to_string(),
+                configured: true,
+                date_created: now / 1000,
+            })
+            .collect();
+        self.store.sync_configured_accounts(&accounts).await?;
+        // Callbacks left `sending` were cut short by a crash: send them again.
+        let resumed = self.store.resume_interrupted_callbacks(now).await?;
+        if resumed > 0 {
+            tracing::info!(callbacks = resumed, "resuming interrupted status callbacks");
+        }
+        Ok(())
+    }
+
+    /// The credential of an `AC…` or `SK…` username.
+    pub async fn credential(&self, user: &str) -> Result<Option<Arc<Credential>>, ServiceError> {
+        Ok(self.store.credential(user).await?)
+    }
+
+    pub async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, ServiceError> {
+        Ok(self.store.account(sid).await?)
+    }
+
+    pub async fn create_account(&self, account: &Account) -> Result<(), ServiceError> {
+        match self.store.create_account(account).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(ServiceError::AccountExists(account.sid.clone()))
+            }
+            other => other?,
+        }
+        self.publish(|| {
+            vec![Event::AccountCreated {
+                sid: account.sid.clone(),
+            }]
+        });
+        Ok(())
+    }
+
+    pub async fn delete_account(&self, sid: &AccountSid) -> Result<bool, ServiceError> {
+        let deleted = self.store.delete_account(sid).await?;
+        if deleted {
+            self.publish(|| vec![Event::AccountDeleted { sid: sid.clone() }]);
+        }
+        Ok(deleted)
+    }
+
+    pub async fn create_api_key(&self, key: &ApiKey) -> Result<(), ServiceError> {
+        match self.store.create_api_key(key).await {
+            Err(StoreError::NotFound(_)) => {
+                Err(ServiceError::NoSuchAccount(key.account_sid.clone()))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Wipes every caller ID, call, callback, key, behaviour and non-configured account.
+    pub async fn reset(&self) -> Result<(), ServiceError> {
+        self.store.reset().await?;
+        self.publish(|| vec![Event::Reset]);
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Verification calls not yet ended, and callbacks by where they stand.
+    pub async fn gauges(&self) -> Result<(i64, CallbackCounts), ServiceError> {
+        Ok((
+            self.store.pending_calls().await?,
+            self.store.callback_counts().await?,
+        ))
+    }
+
+    /// The callback journal, newest first, optionally for one account and/or call.
+    pub async fn callbacks(
+        &self,
+        account: Option<&AccountSid>,
+        call: Option<&CallSid>,
+        limit: i64,
+    ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>, ServiceError> {
+        Ok(self.store.callbacks(account, call, limit).await?)
+    }
+}

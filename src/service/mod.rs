@@ -1,0 +1,124 @@
+//! The services between HTTP and the store: what each request and each background worker does,
+//! in domain terms. Every committed change is published as a typed [`Event`] on [`Events`].
+//! [`verification`] holds the verification call: creating a validation request and moving due
+//! calls on share one plan of what a step writes, and the StatusCallback sender.
+
+mod accounts;
+mod caller_ids;
+pub mod events;
+pub mod verification;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+pub use events::Events;
+pub use verification::CallbackPolicy;
+
+use crate::domain::call::CallStatus;
+use crate::domain::event::Event;
+use crate::domain::machine::Timing;
+use crate::domain::sid::{AccountSid, CallSid, CallerIdSid};
+use crate::domain::PhoneNumber;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// Why a service call failed. A lookup that finds nothing is `Ok(None)`, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("phone number {0} is already verified on the account")]
+    AlreadyVerified(PhoneNumber),
+    #[error("account {0} already exists")]
+    AccountExists(AccountSid),
+    #[error("account {0} does not exist")]
+    NoSuchAccount(AccountSid),
+    /// Digits for a call that has ended (its status, when it was read).
+    #[error("call {sid} has ended")]
+    CallEnded {
+        sid: CallSid,
+        status: Option<CallStatus>,
+    },
+    /// A PageToken naming another account's caller ID.
+    #[error("{0} is not in this list")]
+    ForeignPageToken(CallerIdSid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The emulator's behaviour over one store.
+pub struct Service {
+    store: Store,
+    events: Events,
+    metrics: Arc<Metrics>,
+    timing: Timing,
+    policy: CallbackPolicy,
+    /// The HTTP client callbacks are sent with (see [`verification::sender::client`]).
+    client: reqwest::Client,
+    calls_due: Notify,
+    callbacks_due: Notify,
+}
+
+/// How many events a slow subscriber may fall behind before it is told to resync.
+const EVENT_BACKLOG: usize = 1024;
+
+impl Service {
+    /// Fails if the callback client cannot be built (its timeout and no-redirect policy are
+    /// not optional).
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        timing: Timing,
+        policy: CallbackPolicy,
+    ) -> Result<Service, reqwest::Error> {
+        let client = verification::sender::client(policy.timeout)?;
+        Ok(Service {
+            store,
+            events: Events::new(EVENT_BACKLOG),
+            metrics,
+            timing,
+            policy,
+            client,
+            calls_due: Notify::new(),
+            callbacks_due: Notify::new(),
+        })
+    }
+
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// Runs the call scheduler, the callback sender and the store's upkeep until `stop` turns
+    /// true; the sender then waits for the callbacks in flight to be recorded.
+    pub async fn run_workers(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let calls = tokio::spawn(self.clone().run_calls(stop.clone()));
+        let callbacks = tokio::spawn(self.clone().run_callbacks(stop.clone()));
+        let store = self.store.clone();
+        let upkeep = tokio::spawn(async move { store.run_upkeep(stop).await });
+        let _ = calls.await;
+        let _ = callbacks.await;
+        let _ = upkeep.await;
+    }
+
+    /// Closes the store, once the workers have stopped.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    fn publish(&self, make: impl FnOnce() -> Vec<Event>) {
+        self.events.publish(make);
+    }
+}
+
+/// A retry after `delay`, from now (milliseconds).
+fn after(delay: Duration) -> i64 {
+    crate::domain::time::now_millis().saturating_add(delay.as_millis() as i64)
+}

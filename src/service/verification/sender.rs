@@ -1,0 +1,287 @@
+//! Delivers queued StatusCallback requests. Each delivery runs in its own task, bounded in
+//! number, so a receiver that is slow or down never holds up the API or other callbacks. On
+//! shutdown the sender waits for the deliveries in flight, so that each is recorded before the
+//! database closes and none is sent again after a restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use reqwest::Url;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::signature::sign;
+use crate::domain::callback::{Callback, CallbackAttempt, CallbackMethod, CallbackState};
+use crate::domain::event::Event;
+use crate::domain::time::now_millis;
+use crate::service::Service;
+
+/// Deliveries in flight at once.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
+/// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+}
+
+/// A form body (`application/x-www-form-urlencoded`, spaces as `+`).
+fn form_encode(params: &[(String, String)]) -> String {
+    reqwest::Url::parse("http://form/")
+        .map(|mut url| {
+            url.query_pairs_mut().extend_pairs(params);
+            url.query().unwrap_or("").to_string()
+        })
+        .unwrap_or_default()
+}
+
+impl Service {
+    /// Runs the callback sender until `shutdown` turns true, then waits for the deliveries in
+    /// flight (at most one attempt's timeout and a second) before returning.
+    pub async fn run_callbacks(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        run(self, shutdown).await;
+    }
+}
+
+async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let mut in_flight = JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        while in_flight.try_join_next().is_some() {}
+        let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len()) as i64;
+        if free > 0 {
+            match service.store.claim_due_callbacks(now_millis(), free).await {
+                Ok(claimed) => {
+                    for callback in claimed {
+                        let service = service.clone();
+                        in_flight.spawn(async move {
+                            deliver(&service, callback).await;
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not claim due callbacks"),
+            }
+        }
+        let wait = match service.store.next_callback_due().await {
+            Ok(Some(at)) => (at - now_millis()).clamp(1, 1_000),
+            Ok(None) => 1_000,
+            Err(_) => 250,
+        };
+        tokio::select! {
+            _ = service.callbacks_due.notified() => {}
+            // A delivery ended: a slot is free (and a retry may be due).
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    if in_flight.is_empty() {
+        return;
+    }
+    let grace = service.policy.timeout + Duration::from_secs(1);
+    tracing::info!(
+        deliveries = in_flight.len(),
+        "waiting for status callbacks in flight"
+    );
+    let drained = tokio::time::timeout(grace, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            deliveries = in_flight.len(),
+            "status callbacks still in flight at shutdown; they will be sent again on restart"
+        );
+        in_flight.shutdown().await;
+    }
+}
+
+/// The URL an attempt requests: the stored URL without user info or fragment and, for GET,
+/// with the parameters appended to any query it has. The signature is computed over exactly
+/// this URL's text, the one reqwest sends, so it matches what the receiver sees.
+fn request_url(stored: &str, is_get: bool, params: &[(String, String)]) -> Option<Url> {
+    let mut url = Url::parse(stored).ok()?;
+    // Never send credentials, and keep reqwest from turning user info into Authorization.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    if is_get {
+        url.query_pairs_mut().extend_pairs(params);
+    }
+    Some(url)
+}
+
+/// The outcome of one attempt: the state it leaves the callback in, and when to try again.
+fn settle(service: &Service, attempt_number: i64, delivered: bool) -> (CallbackState, Option<i64>) {
+    if delivered {
+        (CallbackState::Delivered, None)
+    } else if attempt_number < i64::from(service.policy.attempts.max(1)) {
+        let backoff = service.policy.retry_delay * (1_u32 << (attempt_number - 1).clamp(0, 20));
+        (CallbackState::Pending, Some(crate::service::after(backoff)))
+    } else {
+        (CallbackState::Failed, None)
+    }
+}
+
+/// Records `attempt`, leaving the callback `state`, and publishes it.
+async fn record(
+    service: &Service,
+    callback: &Callback,
+    attempt: CallbackAttempt,
+    state: CallbackState,
+    next_attempt_at: Option<i64>,
+) {
+    if let Err(e) = service
+        .store
+        .record_attempt(&attempt, state, next_attempt_at)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record a callback attempt");
+    }
+    service
+        .metrics
+        .callback_attempted(state == CallbackState::Delivered);
+    service.publish(|| {
+        vec![Event::CallbackAttempted {
+            account_sid: callback.account_sid.clone(),
+            call_sid: callback.call_sid.clone(),
+            attempt,
+            state,
+        }]
+    });
+}
+
+async fn deliver(service: &Service, callback: Callback) {
+    let client = &service.client;
+    let params = &callback.params;
+    let is_get = callback.method == CallbackMethod::Get;
+    let token = match service.store.account(&callback.account_sid).await {
+        Ok(Some(account)) => account.auth_token,
+        // The account is gone, and its callbacks with it.
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the callback's account");
+            let retry_at = crate::service::after(service.policy.retry_delay);
+            if let Err(e) = service.store.requeue_callback(callback.id, retry_at).await {
+                tracing::warn!(error = %e, "could not requeue a callback");
+            }
+            return;
+        }
+    };
+    let Some(url) = request_url(&callback.url, is_get, params) else {
+        // Cannot happen for a URL the API accepted; settle it rather than leave it claimed.
+        let attempt = CallbackAttempt {
+            callback_id: callback.id,
+            attempt: callback.attempts + 1,
+            at: now_millis(),
+            url: callback.url.clone(),
+            signature: String::new(),
+            status_code: None,
+            latency_ms: 0,
+            error: Some("the StatusCallback is not a valid URL".to_string()),
+        };
+        record(service, &callback, attempt, CallbackState::Failed, None).await;
+        return;
+    };
+    let signed: &[(String, String)] = if is_get { &[] } else { params };
+    let signature = sign(&token, url.as_str(), signed);
+
+    let mut headers = HeaderMap::new();
+    headers.insert(USER_AGENT, HeaderValue::from_static("TwilioProxy/1.1"));
+    headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("*/*"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=259200"));
+    if let Ok(v) = HeaderValue::from_str(&signature) {
+        headers.insert("X-Twilio-Signature", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&callback.idempotency_token) {
+        headers.insert("I-Twilio-Idempotency-Token", v);
+    }
+    let request = if is_get {
+        client.get(url.clone()).headers(headers)
+    } else {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        client
+            .post(url.clone())
+            .headers(headers)
+            .body(form_encode(params))
+    };
+
+    let started = Instant::now();
+    let at = now_millis();
+    let outcome = request.send().await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let (status_code, error) = match outcome {
+        Ok(response) => {
+            let status = response.status();
+            // Read the body so the connection can be reused; its content does not matter.
+            let _ = response.bytes().await;
+            let error = (!status.is_success()).then(|| format!("HTTP {}", status.as_u16()));
+            (Some(i64::from(status.as_u16())), error)
+        }
+        Err(e) => {
+            let why = if e.is_timeout() {
+                format!("timed out after {} ms", service.policy.timeout.as_millis())
+            } else if e.is_connect() {
+                "could not connect".to_string()
+            } else {
+                "request failed".to_string()
+            };
+            (None, Some(format!("{why}: {e}")))
+        }
+    };
+    let attempt_number = callback.attempts + 1;
+    let (state, next_attempt_at) = settle(service, attempt_number, error.is_none());
+    let attempt = CallbackAttempt {
+        callback_id: callback.id,
+        attempt: attempt_number,
+        at,
+        url: url.into(),
+        signature,
+        status_code,
+        latency_ms,
+        error,
+    };
+    tracing::info!(
+        call_sid = %callback.call_sid,
+        attempt = attempt_number,
+        status = ?attempt.status_code,
+        latency_ms,
+        state = state.as_str(),
+        "status callback attempt"
+    );
+    record(service, &callback, attempt, state, next_attempt_at).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_url_sent_has_no_credentials_or_fragment_and_get_params_follow_the_query() {
+        let params = p(&[("CallSid", "CA1"), ("To", "+1 415")]);
+        let get = request_url("http://u:p@host:81?x=a b#frag", true, &params).expect("url");
+        assert_eq!(
+            get.as_str(),
+            "http://host:81/?x=a%20b&CallSid=CA1&To=%2B1+415"
+        );
+        let post = request_url("http://u@host/cb#frag", false, &params).expect("url");
+        assert_eq!(post.as_str(), "http://host/cb");
+        assert!(request_url("not a url", false, &params).is_none());
+    }
+}

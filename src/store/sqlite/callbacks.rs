@@ -1,0 +1,134 @@
+//! The StatusCallback queue: claimed by the sender, each attempt recorded with the new state.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::rows::{parse_all, AttemptRow, CallbackRow};
+use super::SqliteStore;
+use crate::domain::callback::{Callback, CallbackAttempt, CallbackCounts, CallbackState};
+use crate::domain::sid::{AccountSid, CallSid};
+use crate::store::{CallbackStore, StoreError};
+
+impl CallbackStore for SqliteStore {
+    async fn claim_due_callbacks(&self, now: i64, limit: i64) -> Result<Vec<Callback>, StoreError> {
+        let mut write = self.statement().await?;
+        let rows: Vec<CallbackRow> = sqlx::query_as(
+            "UPDATE callbacks SET state = 'sending', next_attempt_at = NULL WHERE id IN (
+                SELECT id FROM callbacks WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+                ORDER BY next_attempt_at LIMIT ?)
+             RETURNING *",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(write.conn())
+        .await?;
+        write.commit(Vec::new()).await?;
+        parse_all(rows, CallbackRow::parse)
+    }
+
+    async fn resume_interrupted_callbacks(&self, now: i64) -> Result<u64, StoreError> {
+        let mut write = self.statement().await?;
+        let done = sqlx::query(
+            "UPDATE callbacks SET state = 'pending', next_attempt_at = ? WHERE state = 'sending'",
+        )
+        .bind(now)
+        .execute(write.conn())
+        .await?;
+        write.commit(Vec::new()).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn requeue_callback(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        let mut write = self.statement().await?;
+        sqlx::query(
+            "UPDATE callbacks SET state = 'pending', next_attempt_at = ?
+             WHERE id = ? AND state = 'sending'",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(write.conn())
+        .await?;
+        write.commit(Vec::new()).await?;
+        Ok(())
+    }
+
+    async fn next_callback_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM callbacks WHERE next_attempt_at IS NOT NULL",
+        )
+        .fetch_one(self.read())
+        .await?)
+    }
+
+    async fn record_attempt(
+        &self,
+        attempt: &CallbackAttempt,
+        state: CallbackState,
+        next_attempt_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut write = self.transaction().await?;
+        sqlx::query(
+            "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
+             status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+             UPDATE callbacks SET state = ?, attempts = ?, next_attempt_at = ? WHERE id = ?",
+        )
+        .bind(attempt.callback_id)
+        .bind(attempt.attempt)
+        .bind(attempt.at)
+        .bind(&attempt.url)
+        .bind(&attempt.signature)
+        .bind(attempt.status_code)
+        .bind(attempt.latency_ms)
+        .bind(&attempt.error)
+        .bind(state.as_str())
+        .bind(attempt.attempt)
+        .bind(next_attempt_at)
+        .bind(attempt.callback_id)
+        .execute(write.conn())
+        .await?;
+        write.commit(Vec::new()).await?;
+        Ok(())
+    }
+
+    async fn callbacks(
+        &self,
+        account: Option<&AccountSid>,
+        call: Option<&CallSid>,
+        limit: i64,
+    ) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM callbacks WHERE 1 = 1");
+        if let Some(a) = account {
+            q.push(" AND account_sid = ").push_bind(a.as_str());
+        }
+        if let Some(c) = call {
+            q.push(" AND call_sid = ").push_bind(c.as_str());
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let rows: Vec<CallbackRow> = q.build_query_as().fetch_all(self.read()).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for cb in parse_all(rows, CallbackRow::parse)? {
+            let attempts: Vec<AttemptRow> = sqlx::query_as(
+                "SELECT callback_id, attempt, at, url, signature, status_code, latency_ms, error
+                 FROM callback_attempts WHERE callback_id = ? ORDER BY id",
+            )
+            .bind(cb.id)
+            .fetch_all(self.read())
+            .await?;
+            out.push((cb, attempts.into_iter().map(AttemptRow::parse).collect()));
+        }
+        Ok(out)
+    }
+
+    async fn callback_counts(&self) -> Result<CallbackCounts, StoreError> {
+        let (delivered, failed, unsettled) = sqlx::query_as(
+            "SELECT COALESCE(SUM(state = 'delivered'), 0), COALESCE(SUM(state = 'failed'), 0),
+                    COALESCE(SUM(state IN ('pending', 'sending')), 0) FROM callbacks",
+        )
+        .fetch_one(self.read())
+        .await?;
+        Ok(CallbackCounts {
+            delivered,
+            failed,
+            unsettled,
+        })
+    }
+}

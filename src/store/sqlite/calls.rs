@@ -1,0 +1,240 @@
+//! Verification calls, their timelines and the statements their changes share.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::rows::{parse_all, CallEventRow, CallRow};
+use super::{group_commit, Change, SqliteStore};
+use crate::domain::call::{Call, CallEvent, EventKind};
+use crate::domain::callback::NewCallback;
+use crate::domain::caller_id::NewCallerId;
+use crate::domain::plan::{CallChange, CallUpdate, NewCall};
+use crate::domain::sid::{AccountSid, CallSid};
+use crate::store::{Applied, CallStore, CreatedCall, StoreError};
+
+/// What one update did, before the caller IDs it made are in memory.
+enum Outcome {
+    Stale,
+    NumberTaken,
+    Done { verified: bool },
+}
+
+impl CallStore for SqliteStore {
+    async fn create_call(&self, new: NewCall) -> Result<CreatedCall, StoreError> {
+        group_commit::submit(&self.creates, new).await
+    }
+
+    async fn call(&self, sid: &CallSid) -> Result<Option<Call>, StoreError> {
+        let row: Option<CallRow> = sqlx::query_as("SELECT * FROM calls WHERE sid = ?")
+            .bind(sid.as_str())
+            .fetch_optional(self.read())
+            .await?;
+        row.map(CallRow::parse).transpose()
+    }
+
+    async fn call_events(&self, sid: &CallSid) -> Result<Vec<CallEvent>, StoreError> {
+        let rows: Vec<CallEventRow> = sqlx::query_as(
+            "SELECT at, status, note FROM call_events WHERE call_sid = ? ORDER BY id",
+        )
+        .bind(sid.as_str())
+        .fetch_all(self.read())
+        .await?;
+        parse_all(rows, CallEventRow::parse)
+    }
+
+    async fn due_calls(&self, now: i64, limit: i64) -> Result<Vec<Call>, StoreError> {
+        let rows: Vec<CallRow> = sqlx::query_as(
+            "SELECT * FROM calls WHERE next_action_at IS NOT NULL AND next_action_at <= ?
+             ORDER BY next_action_at LIMIT ?",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.read())
+        .await?;
+        parse_all(rows, CallRow::parse)
+    }
+
+    async fn next_call_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_action_at) FROM calls WHERE next_action_at IS NOT NULL",
+        )
+        .fetch_one(self.read())
+        .await?)
+    }
+
+    async fn pending_calls(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE next_action_at IS NOT NULL")
+                .fetch_one(self.read())
+                .await?,
+        )
+    }
+
+    async fn apply_call_updates(&self, updates: &[CallUpdate]) -> Result<Vec<Applied>, StoreError> {
+        let mut write = self.transaction().await?;
+        let mut outcomes = Vec::with_capacity(updates.len());
+        let mut created: Vec<&NewCallerId> = Vec::new();
+        for CallUpdate { from, change } in updates {
+            if let Some(new) = &change.caller_id {
+                if self.number_taken(&new.account_sid, &new.phone_number, &created) {
+                    outcomes.push(Outcome::NumberTaken);
+                    continue;
+                }
+            }
+            let to = &change.to;
+            let moved = sqlx::query(
+                "UPDATE calls SET status = ?, verification_status = ?, next_action_at = ?,
+                 start_time = ?, end_time = ?, duration = ?, digits = ?,
+                 outgoing_caller_id_sid = ?, date_updated = ?
+                 WHERE sid = ? AND status = ? AND next_action_at IS ? AND digits IS ?",
+            )
+            .bind(to.status.as_str())
+            .bind(to.verification_status.map(|v| v.as_str()))
+            .bind(to.next_action_at)
+            .bind(to.start_time)
+            .bind(to.end_time)
+            .bind(to.duration)
+            .bind(&to.digits)
+            .bind(to.outgoing_caller_id_sid.as_ref().map(|s| s.as_str()))
+            .bind(change.at)
+            .bind(from.sid.as_str())
+            .bind(from.status.as_str())
+            .bind(from.next_action_at)
+            .bind(&from.digits)
+            .execute(write.conn())
+            .await?
+            .rows_affected()
+                > 0;
+            if !moved {
+                outcomes.push(Outcome::Stale);
+                continue;
+            }
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            push_change_rows(&mut q, change);
+            if !q.sql().is_empty() {
+                q.build().execute(write.conn()).await?;
+            }
+            outcomes.push(Outcome::Done {
+                verified: change.caller_id.is_some(),
+            });
+            created.extend(&change.caller_id);
+        }
+        let changes = created
+            .into_iter()
+            .map(|c| Change::PutCallerId(c.clone().into_caller_id()))
+            .collect();
+        let mut put = write.commit(changes).await?.into_iter();
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Stale => Applied::Stale,
+                Outcome::NumberTaken => Applied::NumberTaken,
+                // The caller IDs were put in the order of the updates that made them.
+                Outcome::Done { verified } => Applied::Done {
+                    caller_id: if verified { put.next() } else { None },
+                },
+            })
+            .collect())
+    }
+
+    async fn key_digits(
+        &self,
+        sid: &CallSid,
+        digits: &str,
+        now: i64,
+    ) -> Result<Option<Call>, StoreError> {
+        let mut write = self.transaction().await?;
+        let rows: Vec<CallRow> = sqlx::query_as(
+            "UPDATE calls SET digits = ?, date_updated = ?,
+             next_action_at = CASE WHEN status = 'in-progress' THEN ? ELSE next_action_at END
+             WHERE sid = ? AND next_action_at IS NOT NULL RETURNING *",
+        )
+        .bind(digits)
+        .bind(now)
+        .bind(now)
+        .bind(sid.as_str())
+        .fetch_all(write.conn())
+        .await?;
+        if !rows.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            push_events(
+                &mut q,
+                sid,
+                now,
+                [(EventKind::Digits, format!("callee keyed {digits:?}"))],
+            );
+            q.build().execute(write.conn()).await?;
+        }
+        write.commit(Vec::new()).await?;
+        rows.into_iter().next().map(CallRow::parse).transpose()
+    }
+}
+
+/// Appends the statements that store what goes with a call's new state: its timeline events,
+/// its caller ID and its callback (each followed by `; `).
+pub(super) fn push_change_rows<'a>(q: &mut QueryBuilder<'a, Sqlite>, change: &'a CallChange) {
+    let call = &change.to;
+    if !change.events.is_empty() {
+        push_events(q, &call.sid, change.at, change.events.iter().cloned());
+    }
+    if let Some(new) = &change.caller_id {
+        q.push(
+            "INSERT INTO outgoing_caller_ids (sid, account_sid, phone_number, friendly_name,
+             date_created, date_updated) VALUES (",
+        );
+        q.separated(", ")
+            .push_bind(new.sid.as_str())
+            .push_bind(new.account_sid.as_str())
+            .push_bind(new.phone_number.as_str())
+            .push_bind(new.friendly_name.as_str())
+            .push_bind(new.date_created)
+            .push_bind(new.date_created)
+            .push_unseparated("); ");
+    }
+    if let Some(cb) = &change.callback {
+        push_callback(q, &call.account_sid, &call.sid, cb, change.at);
+    }
+}
+
+/// Appends the insert of timeline events, all at `at`, and `; `.
+pub(super) fn push_events<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    call: &'a CallSid,
+    at: i64,
+    events: impl IntoIterator<Item = (EventKind, String)>,
+) {
+    q.push("INSERT INTO call_events (call_sid, at, status, note) ");
+    q.push_values(events, |mut row, (kind, note)| {
+        row.push_bind(call.as_str())
+            .push_bind(at)
+            .push_bind(kind.as_str())
+            .push_bind(note);
+    });
+    q.push("; ");
+}
+
+/// Appends the statement that queues `cb`, due at `at`, and `; `.
+pub(super) fn push_callback<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    account: &'a AccountSid,
+    call: &'a CallSid,
+    cb: &NewCallback,
+    at: i64,
+) {
+    let params = serde_json::to_string(&cb.params).unwrap_or_else(|_| "[]".into());
+    q.push(
+        "INSERT INTO callbacks (account_sid, call_sid, url, method, params, idempotency_token,
+         state, attempts, next_attempt_at, created_at) VALUES (",
+    );
+    q.separated(", ")
+        .push_bind(account.as_str())
+        .push_bind(call.as_str())
+        .push_bind(cb.url.clone())
+        .push_bind(cb.method.as_str())
+        .push_bind(params)
+        .push_bind(uuid::Uuid::new_v4().to_string())
+        .push_unseparated(", 'pending', 0, ")
+        .push_bind_unseparated(at)
+        .push_unseparated(", ")
+        .push_bind_unseparated(at)
+        .push_unseparated("); ");
+}

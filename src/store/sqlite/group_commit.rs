@@ -1,0 +1,201 @@
+//! Validation requests are committed in groups: a task of its own takes every request waiting
+//! and writes them in one transaction, each inside a savepoint, and answers each once the group
+//! is committed. A request writes about eight pages (the call, its timeline, the caller ID and
+//! their indexes); a group shares those pages and one commit.
+
+use std::sync::Arc;
+
+use sqlx::{QueryBuilder, Sqlite};
+use tokio::sync::{mpsc, oneshot};
+
+use super::calls::{push_callback, push_change_rows};
+use super::rows::{parse_all, CallRow};
+use super::{Change, Core, Write};
+use crate::domain::call::Call;
+use crate::domain::callback::NewCallback;
+use crate::domain::caller_id::NewCallerId;
+use crate::domain::plan::NewCall;
+use crate::store::{CreatedCall, StoreError};
+
+/// The most validation requests committed together.
+const CREATES_PER_COMMIT: usize = 64;
+
+/// A validation request waiting for the group commit.
+pub(super) struct Job {
+    new: NewCall,
+    reply: oneshot::Sender<Result<CreatedCall, StoreError>>,
+}
+
+pub(super) type Queue = mpsc::UnboundedSender<Job>;
+
+fn closed() -> StoreError {
+    StoreError::Backend("the store is closed".into())
+}
+
+/// Starts the group commit's task, which ends when the returned queue's last clone is gone.
+pub(super) fn start(core: Arc<Core>) -> Queue {
+    let (queue, jobs) = mpsc::unbounded_channel();
+    tokio::spawn(run(core, jobs));
+    queue
+}
+
+/// Stores `new` with the next group; its outcome once that group is committed.
+pub(super) async fn submit(queue: &Queue, new: NewCall) -> Result<CreatedCall, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    queue.send(Job { new, reply }).map_err(|_| closed())?;
+    answer.await.map_err(|_| closed())?
+}
+
+async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < CREATES_PER_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let (news, replies): (Vec<NewCall>, Vec<_>) =
+            group.into_iter().map(|job| (job.new, job.reply)).unzip();
+        match create_group(&core, &news).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Backend(message.clone().into())));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `group` in one transaction; the outcome of each, or the error that failed them all.
+async fn create_group(
+    core: &Core,
+    group: &[NewCall],
+) -> Result<Vec<Result<CreatedCall, StoreError>>, StoreError> {
+    let mut write = core.transaction().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    // Holding the writer's turn, memory is exactly what is committed; numbers verified earlier
+    // in this group are checked too.
+    let mut made: Vec<&NewCallerId> = Vec::new();
+    for new in group {
+        let call = &new.change.to;
+        if core.number_taken(&call.account_sid, &call.to, &made) {
+            outcomes.push(Err(StoreError::Conflict(
+                "the number is verified on the account",
+            )));
+            continue;
+        }
+        match create_one(&mut write, new).await {
+            Ok(superseded) => {
+                made.extend(&new.change.caller_id);
+                outcomes.push(Ok(CreatedCall {
+                    superseded,
+                    caller_id: None,
+                }));
+            }
+            Err(e) => {
+                sqlx::query("ROLLBACK TO one_create; RELEASE one_create")
+                    .execute(write.conn())
+                    .await?;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    let changes = made
+        .into_iter()
+        .map(|c| Change::PutCallerId(c.clone().into_caller_id()))
+        .collect();
+    let mut put = write.commit(changes).await?.into_iter();
+    // The caller IDs were put in the order of the requests that made them.
+    for (new, outcome) in group.iter().zip(outcomes.iter_mut()) {
+        if let (Ok(created), Some(_)) = (outcome, &new.change.caller_id) {
+            created.caller_id = put.next();
+        }
+    }
+    Ok(outcomes)
+}
+
+/// One validation request's statements, inside a savepoint, in one round trip: end the calls
+/// pending for the number as `new.supersede` says (their events and the UPDATE … RETURNING),
+/// insert the call and what goes with it. Then the callbacks of the superseded calls. Returns
+/// the superseded calls.
+async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<Vec<Call>, StoreError> {
+    let call = &new.change.to;
+    let end = &new.supersede;
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SAVEPOINT one_create; INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
+    );
+    q.push_bind(end.at)
+        .push(", ")
+        .push_bind(end.status.as_str())
+        .push(", ")
+        .push_bind(&end.note)
+        .push(" FROM calls WHERE account_sid = ")
+        .push_bind(call.account_sid.as_str())
+        .push(" AND to_number = ")
+        .push_bind(call.to.as_str())
+        .push(" AND next_action_at IS NOT NULL; UPDATE calls SET status = ")
+        .push_bind(end.status.as_str())
+        .push(", verification_status = ")
+        .push_bind(end.verification_status.as_str())
+        .push(", next_action_at = NULL, end_time = ")
+        .push_bind(end.at)
+        .push(", date_updated = ")
+        .push_bind(end.at)
+        .push(" WHERE account_sid = ")
+        .push_bind(call.account_sid.as_str())
+        .push(" AND to_number = ")
+        .push_bind(call.to.as_str())
+        .push(" AND next_action_at IS NOT NULL RETURNING *; ");
+    q.push(
+        "INSERT INTO calls (sid, account_sid, to_number, friendly_name, validation_code,
+         extension, call_delay, status_callback, status_callback_method, behavior, status,
+         verification_status, digits, next_action_at, outgoing_caller_id_sid, date_created,
+         date_updated, start_time, end_time, duration) ",
+    );
+    q.push_values([call], |mut row, c| {
+        row.push_bind(c.sid.as_str())
+            .push_bind(c.account_sid.as_str())
+            .push_bind(c.to.as_str())
+            .push_bind(c.friendly_name.as_str())
+            .push_bind(&c.validation_code)
+            .push_bind(&c.extension)
+            .push_bind(c.call_delay)
+            .push_bind(&c.status_callback)
+            .push_bind(c.status_callback_method.as_str())
+            .push_bind(c.behavior.as_str())
+            .push_bind(c.status.as_str())
+            .push_bind(c.verification_status.map(|v| v.as_str()))
+            .push_bind(&c.digits)
+            .push_bind(c.next_action_at)
+            .push_bind(c.outgoing_caller_id_sid.as_ref().map(|s| s.as_str()))
+            .push_bind(c.date_created)
+            .push_bind(c.date_updated)
+            .push_bind(c.start_time)
+            .push_bind(c.end_time)
+            .push_bind(c.duration);
+    });
+    q.push("; ");
+    push_change_rows(&mut q, &new.change);
+    q.push("RELEASE one_create");
+    let rows: Vec<CallRow> = q.build_query_as().fetch_all(write.conn()).await?;
+    let superseded = parse_all(rows, CallRow::parse)?;
+    let callbacks: Vec<(&Call, NewCallback)> = superseded
+        .iter()
+        .filter_map(|ended| NewCallback::of_ended(ended).map(|cb| (ended, cb)))
+        .collect();
+    if !callbacks.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for (ended, cb) in &callbacks {
+            push_callback(&mut q, &ended.account_sid, &ended.sid, cb, end.at);
+        }
+        q.build().execute(write.conn()).await?;
+    }
+    Ok(superseded)
+}
