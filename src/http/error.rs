@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::format::Format;
-use super::render;
+use super::render::{self, json_and_xml};
 use crate::domain::caller_id::FriendlyNameError;
 use crate::domain::PhoneNumber;
 use crate::service::ServiceError;
@@ -132,22 +132,18 @@ impl ApiError {
     /// The error body in the given format. Characters XML 1.0 cannot carry (control characters
     /// echoed from a client's input) become U+FFFD, so the document always parses.
     pub fn body(&self, format: Format) -> Vec<u8> {
+        let safe = render::xml_safe(&self.message);
+        let fields = |message| JsonError {
+            code: self.code,
+            detail: self.detail.as_deref(),
+            message,
+            more_info: self.more_info(),
+            status: self.status.as_u16(),
+        };
         match format {
-            Format::Json => render::to_json(&JsonError {
-                code: self.code,
-                detail: self.detail.as_deref(),
-                message: &self.message,
-                more_info: self.more_info(),
-                status: self.status.as_u16(),
-            }),
+            Format::Json => render::to_json(&fields(&self.message)),
             Format::Xml => render::to_xml(&XmlError {
-                rest_exception: XmlException {
-                    code: self.code,
-                    detail: self.detail.as_deref(),
-                    message: &render::xml_safe(&self.message),
-                    more_info: self.more_info(),
-                    status: self.status.as_u16(),
-                },
+                rest_exception: fields(&safe).into(),
             }),
         }
     }
@@ -188,31 +184,22 @@ impl From<FriendlyNameError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct JsonError<'a> {
-    code: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-    message: &'a str,
-    more_info: String,
-    status: u16,
+json_and_xml! {
+    /// Twilio's error body.
+    JsonError, XmlException<'a> {
+        code: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<&'a str>,
+        message: &'a str,
+        more_info: String,
+        status: u16,
+    }
 }
 
 #[derive(Serialize)]
 struct XmlError<'a> {
     #[serde(rename = "RestException")]
     rest_exception: XmlException<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct XmlException<'a> {
-    code: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
-    message: &'a str,
-    more_info: String,
-    status: u16,
 }
 
 /// An error response waiting for [`render_pending`] to give it a body in the request's format.

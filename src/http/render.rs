@@ -65,17 +65,22 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 
 struct TwilioJsonFormatter;
 
+/// `", "` before every array value and object key but the first.
+fn separator<W: ?Sized + std::io::Write>(writer: &mut W, first: bool) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for TwilioJsonFormatter {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -83,11 +88,7 @@ impl serde_json::ser::Formatter for TwilioJsonFormatter {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
@@ -97,6 +98,36 @@ impl serde_json::ser::Formatter for TwilioJsonFormatter {
         writer.write_all(b": ")
     }
 }
+
+/// Declares a representation twice from one field list: `$json` with the fields' own
+/// snake_case names, as Twilio's JSON has them, and `$xml` with PascalCase names, as its XML
+/// has them, with `From<$json> for $xml`.
+macro_rules! json_and_xml {
+    ($(#[$meta:meta])* $json:ident, $xml:ident <$lt:lifetime> {
+        $($(#[$field_meta:meta])* $field:ident: $ty:ty,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(serde::Serialize)]
+        pub struct $json<$lt> {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        $(#[$meta])*
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        pub struct $xml<$lt> {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl<$lt> From<$json<$lt>> for $xml<$lt> {
+            fn from(json: $json<$lt>) -> $xml<$lt> {
+                $xml { $($field: json.$field,)* }
+            }
+        }
+    };
+}
+
+pub(crate) use json_and_xml;
 
 /// The XML declaration Twilio writes before every document, with its single quotes.
 pub const XML_DECLARATION: &str = "<?xml version='1.0' encoding='UTF-8'?>\n";

@@ -1,13 +1,12 @@
 //! `/_emulator/accounts`: accounts and their API keys.
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{account_in_path, body, json};
+use super::{body, json, PathAccount};
 use crate::domain::account::{Account, ApiKey};
 use crate::domain::sid::{random_hex32, AccountSid, ApiKeySid};
 use crate::domain::time::now_millis;
@@ -79,10 +78,8 @@ pub(super) async fn create_account(
 
 pub(super) async fn delete_account(
     State(app): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    uri: Uri,
+    PathAccount(sid): PathAccount,
 ) -> Result<Response, ApiError> {
-    let sid = account_in_path(&app, path, &uri).await?;
     app.service.delete_account(&sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -104,11 +101,9 @@ struct KeyView {
 
 pub(super) async fn create_key(
     State(app): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    uri: Uri,
+    PathAccount(account): PathAccount,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let account = account_in_path(&app, path, &uri).await?;
     let new: NewKey = body(&bytes)?;
     let key = ApiKey {
         sid: ApiKeySid::generate(),

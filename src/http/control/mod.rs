@@ -10,9 +10,9 @@ mod journals;
 mod phones;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::domain::sid::AccountSid;
+use crate::domain::PhoneNumber;
 use crate::http::auth::same_secret;
 use crate::http::error::{ApiError, AuthFailure};
 use crate::http::AppState;
@@ -110,20 +111,47 @@ fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-/// The existing account `raw` names.
-async fn account_from_path(app: &AppState, uri: &Uri, raw: &str) -> Result<AccountSid, ApiError> {
-    let not_found = || ApiError::not_found(uri.path());
-    let sid = AccountSid::parse(raw).ok_or_else(not_found)?;
-    app.service.account(&sid).await?.ok_or_else(not_found)?;
-    Ok(sid)
+/// The value of the path parameter `name`; a request without it is 404.
+async fn path_param(parts: &mut Parts, app: &AppState, name: &str) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, app).await.ok();
+    params
+        .as_ref()
+        .and_then(|p| {
+            p.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .ok_or_else(|| ApiError::not_found(parts.uri.path()))
 }
 
-/// The existing account named by a route's one path parameter.
-async fn account_in_path(
-    app: &AppState,
-    path: Result<Path<String>, PathRejection>,
-    uri: &Uri,
-) -> Result<AccountSid, ApiError> {
-    let Path(raw) = path.map_err(|_| ApiError::not_found(uri.path()))?;
-    account_from_path(app, uri, &raw).await
+/// The existing account named by a route's `{account}`.
+pub(super) struct PathAccount(pub AccountSid);
+
+impl FromRequestParts<AppState> for PathAccount {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let raw = path_param(parts, app, "account").await?;
+        let not_found = || ApiError::not_found(parts.uri.path());
+        let sid = AccountSid::parse(&raw).ok_or_else(not_found)?;
+        app.service.account(&sid).await?.ok_or_else(not_found)?;
+        Ok(PathAccount(sid))
+    }
+}
+
+/// The phone number of a route's `{phone}`, with the Twilio API's 21421 error.
+pub(super) struct PathPhone(pub PhoneNumber);
+
+impl FromRequestParts<AppState> for PathPhone {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let raw = path_param(parts, app, "phone").await?;
+        phone(&raw).map(PathPhone)
+    }
+}
+
+/// A phone number from a control-API path or body, with the Twilio API's 21421 error.
+fn phone(raw: &str) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(raw).ok_or_else(|| ApiError::invalid_phone_number(raw))
 }

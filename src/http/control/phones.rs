@@ -1,15 +1,15 @@
 //! `/_emulator/accounts/{AccountSid}/…`: caller-ID fixtures and the callee behaviour of numbers.
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{account_from_path, account_in_path, body, json};
+use super::{body, json, phone, PathAccount, PathPhone};
 use crate::domain::call::{Behavior, BehaviorSource};
 use crate::domain::caller_id::FriendlyName;
+use crate::domain::sid::AccountSid;
 use crate::domain::PhoneNumber;
 use crate::http::error::ApiError;
 use crate::http::twilio::caller_id_repr::to_json;
@@ -22,18 +22,11 @@ struct NewCallerId {
     friendly_name: Option<String>,
 }
 
-/// A phone number from a control-API path or body, with the Twilio API's 21421 error.
-fn phone(raw: &str) -> Result<PhoneNumber, ApiError> {
-    PhoneNumber::parse(raw).ok_or_else(|| ApiError::invalid_phone_number(raw))
-}
-
 pub(super) async fn create_caller_id(
     State(app): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    uri: Uri,
+    PathAccount(account): PathAccount,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let account = account_in_path(&app, path, &uri).await?;
     let new: NewCallerId = body(&bytes)?;
     let raw_phone = new
         .phone_number
@@ -65,19 +58,8 @@ struct BehaviorView {
     magic: bool,
 }
 
-/// The account and number of a `…/phones/{phone}` route.
-async fn account_and_phone(
-    app: &AppState,
-    path: Result<Path<(String, String)>, PathRejection>,
-    uri: &Uri,
-) -> Result<(crate::domain::sid::AccountSid, PhoneNumber), ApiError> {
-    let (raw_account, raw_phone) = path.map_err(|_| ApiError::not_found(uri.path()))?.0;
-    let account = account_from_path(app, uri, &raw_account).await?;
-    Ok((account, phone(&raw_phone)?))
-}
-
 fn behavior_view(
-    account: &crate::domain::sid::AccountSid,
+    account: &AccountSid,
     phone: &PhoneNumber,
     behavior: Behavior,
     magic: bool,
@@ -95,11 +77,10 @@ fn behavior_view(
 
 pub(super) async fn set_behavior(
     State(app): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    uri: Uri,
+    PathAccount(account): PathAccount,
+    PathPhone(phone): PathPhone,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let (account, phone) = account_and_phone(&app, path, &uri).await?;
     let request: SetBehavior = body(&bytes)?;
     let names = Behavior::ALL.map(Behavior::as_str).join(", ");
     let raw = request.behavior.ok_or_else(|| {
@@ -114,10 +95,9 @@ pub(super) async fn set_behavior(
 
 pub(super) async fn get_behavior(
     State(app): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    uri: Uri,
+    PathAccount(account): PathAccount,
+    PathPhone(phone): PathPhone,
 ) -> Result<Response, ApiError> {
-    let (account, phone) = account_and_phone(&app, path, &uri).await?;
     let (behavior, source) = app.service.behavior(&account, &phone).await?;
     Ok(behavior_view(
         &account,

@@ -6,29 +6,19 @@ use serde_json::value::RawValue;
 
 use crate::domain::caller_id::CallerId;
 use crate::http::format::Format;
-use crate::http::render;
+use crate::http::render::{self, json_and_xml};
 
-#[derive(Serialize)]
-pub struct CallerIdJson<'a> {
-    pub sid: &'a str,
-    pub account_sid: &'a str,
-    pub friendly_name: &'a str,
-    pub phone_number: &'a str,
-    pub date_created: String,
-    pub date_updated: String,
-    pub uri: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CallerIdXml<'a> {
-    pub sid: &'a str,
-    pub account_sid: &'a str,
-    pub friendly_name: &'a str,
-    pub phone_number: &'a str,
-    pub date_created: String,
-    pub date_updated: String,
-    pub uri: String,
+json_and_xml! {
+    /// An OutgoingCallerId.
+    CallerIdJson, CallerIdXml<'a> {
+        sid: &'a str,
+        account_sid: &'a str,
+        friendly_name: &'a str,
+        phone_number: &'a str,
+        date_created: String,
+        date_updated: String,
+        uri: String,
+    }
 }
 
 fn instance_path(row: &CallerId) -> String {
@@ -54,13 +44,8 @@ pub fn to_json(row: &CallerId) -> CallerIdJson<'_> {
 /// The XML form: `Uri` carries no suffix.
 pub fn to_xml(row: &CallerId) -> CallerIdXml<'_> {
     CallerIdXml {
-        sid: row.sid.as_str(),
-        account_sid: row.account_sid.as_str(),
-        friendly_name: row.friendly_name.as_str(),
-        phone_number: row.phone_number.as_str(),
-        date_created: render::rfc2822(row.date_created),
-        date_updated: render::rfc2822(row.date_updated),
         uri: instance_path(row),
+        ..to_json(row).into()
     }
 }
 

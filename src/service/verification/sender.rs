@@ -263,14 +263,8 @@ async fn deliver(service: &Service, callback: Callback) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::signature::tests::p;
     use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
 
     #[test]
     fn the_url_sent_has_no_credentials_or_fragment_and_get_params_follow_the_query() {

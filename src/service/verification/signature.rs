@@ -33,10 +33,11 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// Owned name/value pairs.
+    pub(in crate::service::verification) fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -118,19 +118,15 @@ impl AccountStore for SqliteStore {
     }
 
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
-        let mut write = self.statement().await?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO accounts (sid, auth_token, friendly_name, configured, date_created)
              VALUES (?, ?, ?, 0, ?)",
         )
         .bind(account.sid.as_str())
         .bind(&account.auth_token)
         .bind(&account.friendly_name)
-        .bind(account.date_created)
-        .execute(write.conn())
-        .await?;
-        write.commit(vec![Change::Credentials]).await?;
-        Ok(())
+        .bind(account.date_created);
+        self.credentials_write(insert).await
     }
 
     async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError> {
@@ -152,8 +148,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        let mut write = self.statement().await?;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO api_keys (sid, account_sid, secret, friendly_name, date_created)
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -161,9 +156,19 @@ impl AccountStore for SqliteStore {
         .bind(key.account_sid.as_str())
         .bind(&key.secret)
         .bind(&key.friendly_name)
-        .bind(key.date_created)
-        .execute(write.conn())
-        .await?;
+        .bind(key.date_created);
+        self.credentials_write(insert).await
+    }
+}
+
+impl SqliteStore {
+    /// Runs one statement that changes accounts or keys, then forgets cached credentials.
+    async fn credentials_write<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<(), StoreError> {
+        let mut write = self.statement().await?;
+        statement.execute(write.conn()).await?;
         write.commit(vec![Change::Credentials]).await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::rows::{parse_all, AttemptRow, CallbackRow};
+use super::rows::{attempt, parse_all, AttemptRow, CallbackRow};
 use super::SqliteStore;
 use crate::domain::callback::{Callback, CallbackAttempt, CallbackCounts, CallbackState};
 use crate::domain::sid::{AccountSid, CallSid};
@@ -113,7 +113,7 @@ impl CallbackStore for SqliteStore {
             .bind(cb.id)
             .fetch_all(self.read())
             .await?;
-            out.push((cb, attempts.into_iter().map(AttemptRow::parse).collect()));
+            out.push((cb, attempts.into_iter().map(attempt).collect()));
         }
         Ok(out)
     }

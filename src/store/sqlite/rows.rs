@@ -225,30 +225,29 @@ impl CallbackRow {
     }
 }
 
-#[derive(FromRow)]
-pub(super) struct AttemptRow {
-    pub callback_id: i64,
-    pub attempt: i64,
-    pub at: i64,
-    pub url: String,
-    pub signature: String,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-}
+/// An attempt's columns, in the order of `CallbackAttempt`'s fields.
+pub(super) type AttemptRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
 
-impl AttemptRow {
-    pub fn parse(self) -> CallbackAttempt {
-        CallbackAttempt {
-            callback_id: self.callback_id,
-            attempt: self.attempt,
-            at: self.at,
-            url: self.url,
-            signature: self.signature,
-            status_code: self.status_code,
-            latency_ms: self.latency_ms,
-            error: self.error,
-        }
+pub(super) fn attempt(row: AttemptRow) -> CallbackAttempt {
+    let (callback_id, attempt, at, url, signature, status_code, latency_ms, error) = row;
+    CallbackAttempt {
+        callback_id,
+        attempt,
+        at,
+        url,
+        signature,
+        status_code,
+        latency_ms,
+        error,
     }
 }
 
