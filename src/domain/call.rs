@@ -1,6 +1,6 @@
 //! The verification call behind a validation request: its states, its callee, its timeline.
 
-use super::callback::CallbackMethod;
+use super::callback::{CallbackMethod, NewCallback};
 use super::caller_id::FriendlyName;
 use super::phone::PhoneNumber;
 use super::sid::{AccountSid, CallSid, CallerIdSid};
@@ -192,6 +192,47 @@ pub struct Call {
 }
 
 impl Call {
+    /// The callback request this call makes once it has ended, if it has a StatusCallback:
+    /// the standard voice status parameters plus `VerificationStatus` and, on success,
+    /// `OutgoingCallerIdSid`.
+    pub fn status_callback(&self) -> Option<NewCallback> {
+        let call = self;
+        let url = call.status_callback.clone()?;
+        let verification = call
+            .verification_status
+            .unwrap_or(VerificationStatus::Failed);
+        let status = call.status.as_str();
+        let mut params: Vec<(String, String)> = [
+            ("AccountSid", call.account_sid.as_str()),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", call.sid.as_str()),
+            ("CallStatus", status),
+            ("Called", call.to.as_str()),
+            ("Caller", VERIFICATION_CALLER),
+            ("Direction", "outbound-api"),
+            ("From", VERIFICATION_CALLER),
+            ("To", call.to.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        params.push((
+            "CallDuration".into(),
+            call.duration.unwrap_or(0).to_string(),
+        ));
+        params.push(("VerificationStatus".into(), verification.as_str().into()));
+        if verification == VerificationStatus::Success {
+            if let Some(sid) = &call.outgoing_caller_id_sid {
+                params.push(("OutgoingCallerIdSid".into(), sid.to_string()));
+            }
+        }
+        Some(NewCallback {
+            url,
+            method: call.status_callback_method,
+            params,
+        })
+    }
+
     pub fn has_ended(&self) -> bool {
         self.next_action_at.is_none()
     }

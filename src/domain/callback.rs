@@ -1,6 +1,5 @@
 //! The StatusCallback a verification call ends with: what it carries, and its delivery.
 
-use super::call::{Call, CallStatus, VerificationStatus, VERIFICATION_CALLER};
 use super::sid::{AccountSid, CallSid};
 
 /// How a StatusCallback is requested.
@@ -70,49 +69,6 @@ pub struct NewCallback {
     pub url: String,
     pub method: CallbackMethod,
     pub params: Vec<(String, String)>,
-}
-
-impl NewCallback {
-    /// The callback request a call that has ended makes, if it has a StatusCallback: the
-    /// standard voice status parameters plus `VerificationStatus` and, on success,
-    /// `OutgoingCallerIdSid`.
-    pub fn of_ended(call: &Call) -> Option<NewCallback> {
-        let url = call.status_callback.clone()?;
-        let verification = call
-            .verification_status
-            .unwrap_or(VerificationStatus::Failed);
-        let status = call.status.as_str();
-        let mut params: Vec<(String, String)> = [
-            ("AccountSid", call.account_sid.as_str()),
-            ("ApiVersion", "2010-04-01"),
-            ("CallSid", call.sid.as_str()),
-            ("CallStatus", status),
-            ("Called", call.to.as_str()),
-            ("Caller", VERIFICATION_CALLER),
-            ("Direction", "outbound-api"),
-            ("From", VERIFICATION_CALLER),
-            ("To", call.to.as_str()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        params.push((
-            "CallDuration".into(),
-            call.duration.unwrap_or(0).to_string(),
-        ));
-        params.push(("VerificationStatus".into(), verification.as_str().into()));
-        if verification == VerificationStatus::Success {
-            if let Some(sid) = &call.outgoing_caller_id_sid {
-                params.push(("OutgoingCallerIdSid".into(), sid.to_string()));
-            }
-        }
-        debug_assert!(call.status != CallStatus::Queued);
-        Some(NewCallback {
-            url,
-            method: call.status_callback_method,
-            params,
-        })
-    }
 }
 
 /// A queued callback.

@@ -49,7 +49,7 @@ impl CallChange {
         to.outgoing_caller_id_sid = caller_id.as_ref().map(|c| c.sid.clone());
         to.date_updated = at;
         let callback = if to.has_ended() {
-            NewCallback::of_ended(&to)
+            to.status_callback()
         } else {
             None
         };
@@ -76,7 +76,7 @@ impl CallChange {
                 "; the number was already verified on this account, so nothing was created",
             );
         }
-        self.callback = NewCallback::of_ended(&self.to);
+        self.callback = self.to.status_callback();
         self
     }
 }

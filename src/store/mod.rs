@@ -1,4 +1,4 @@
-//! The store interface: every read and write of the emulator's state, as four traits that each
+//! The store interface: every read and write of the emulator's state, as five traits that each
 //! backend implements, and [`Store`], the enum of backends the services hold (static dispatch,
 //! so the hot path pays no virtual call). Nothing outside a backend sees SQL. SQLite
 //! ([`sqlite`]) is the one backend today; its in-memory index, credential cache, group commit

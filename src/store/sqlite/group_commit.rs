@@ -8,8 +8,8 @@ use std::sync::Arc;
 use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
-use super::calls::{push_callback, push_change_rows};
 use super::rows::{parse_all, CallRow};
+use super::statements::{push_callback, push_change_rows};
 use super::{Change, Core, Write};
 use crate::domain::call::Call;
 use crate::domain::callback::NewCallback;
@@ -188,7 +188,7 @@ async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<Vec<Call>, S
     let superseded = parse_all(rows, CallRow::parse)?;
     let callbacks: Vec<(&Call, NewCallback)> = superseded
         .iter()
-        .filter_map(|ended| NewCallback::of_ended(ended).map(|cb| (ended, cb)))
+        .filter_map(|ended| ended.status_callback().map(|cb| (ended, cb)))
         .collect();
     if !callbacks.is_empty() {
         let mut q = QueryBuilder::<Sqlite>::new("");

@@ -16,6 +16,7 @@ mod group_commit;
 mod index;
 mod memory;
 mod rows;
+mod statements;
 
 use std::str::FromStr;
 use std::sync::Arc;
