@@ -136,7 +136,8 @@ store_interface! {
         /// The credential of an `AC…` or `SK…` username.
         fn credential(&self, user: &str) -> Result<Option<Arc<Credential>>, StoreError>;
         fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError>;
-        /// Conflict when the sid is taken.
+        /// Creates an account made through the control API (never a configured one, whatever
+        /// `account.configured` says); conflict when the sid is taken.
         fn create_account(&self, account: &Account) -> Result<(), StoreError>;
         /// Deletes an account and everything it owns; `false` when there was none.
         fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError>;
@@ -175,8 +176,9 @@ store_interface! {
         /// When the next pending call is due, if any is pending.
         fn next_call_due(&self) -> Result<Option<i64>, StoreError>;
         fn pending_calls(&self) -> Result<i64, StoreError>;
-        /// Applies updates in one transaction, each only if its call is still in the state it
-        /// was read in and its caller ID's number is still free.
+        /// Applies updates in one transaction, each only if its caller ID's number is still
+        /// free (checked first: `NumberTaken`) and its call is still in the state it was read
+        /// in (`Stale`).
         fn apply_call_updates(&self, updates: &[CallUpdate]) -> Result<Vec<Applied>, StoreError>;
         /// Records digits keyed by the callee and makes the call due now if it is waiting for
         /// them. `None` when the call has ended (or does not exist).

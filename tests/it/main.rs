@@ -28,3 +28,9 @@ mod binary;
 mod ops;
 mod persistence;
 mod restart;
+
+// The change events the service publishes, and the race the store reports to it.
+mod events;
+
+// The store interface itself, the same contract run against every backend.
+mod store_contract;

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dir: Arc<tempfile::TempDir>,
     pub db_url: String,
+    /// The state the server runs on, for what only the process itself shows (its events).
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -48,11 +50,12 @@ impl TestApp {
     pub async fn spawn_in(dir: Arc<tempfile::TempDir>, settings: Settings) -> TestApp {
         let db_url = settings.database_url.clone();
         let state = AppState::new(settings).await.expect("state");
+        let served = state.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            callerid_emulator::serve(listener, state, async {
+            callerid_emulator::serve(listener, served, async {
                 let _ = stopped.await;
             })
             .await
@@ -64,6 +67,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             dir,
             db_url,
+            state,
             stop: Some(stop),
             task: Some(task),
         }
