@@ -107,7 +107,8 @@ impl<S: Segment> FromRequestParts<AppState> for TwilioRequest<S> {
             name,
             suffix,
             method: parts.method.clone(),
-            uri: parts.uri.clone(),
+            // Nothing after this extractor reads the request's URI.
+            uri: std::mem::take(&mut parts.uri),
             content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
             segment: PhantomData,
         })

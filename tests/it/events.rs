@@ -6,13 +6,12 @@ use std::time::Duration;
 use callerid_emulator::domain::call::{CallStatus, EventKind, VerificationStatus};
 use callerid_emulator::domain::event::Event;
 use reqwest::StatusCode;
-use tokio::sync::broadcast;
 
 use crate::helpers::*;
 
 /// Every event published until `until` says stop (at most 10 s).
 async fn collect(
-    events: &mut broadcast::Receiver<Event>,
+    events: &mut callerid_emulator::service::events::Subscription,
     until: impl Fn(&Event) -> bool,
 ) -> Vec<Event> {
     let mut seen = Vec::new();
