@@ -8,6 +8,7 @@
 //! and [`settings`] are leaves. [`AppState::new`] wires them; [`serve`] runs the router with
 //! the workers beside it until a shutdown future resolves; [`run`] is the binary.
 
+pub mod ca;
 pub mod domain;
 pub mod http;
 pub mod metrics;
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 
 pub use http::{app, AppState};
 
+use crate::ca::LocalCa;
 use crate::domain::machine::Timing;
 use crate::http::middleware::journal::Journal;
 use crate::metrics::Metrics;
@@ -51,33 +53,88 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let service = Service::new(store, metrics.clone(), timing, policy)?;
         service.start_up(settings.parsed_accounts()?).await?;
+        let ca = LocalCa::load_or_create(&settings.data_dir())
+            .map_err(|e| format!("the local certificate authority: {e}"))?;
+        tracing::info!(path = %ca.path.display(), "certificate authority");
         Ok(AppState(Arc::new(http::Shared {
             journal: Journal::new(settings.request_journal_size),
             settings,
             service: Arc::new(service),
             metrics,
+            ca: Arc::new(ca),
         })))
     }
 }
 
-/// Serves `state` on `listener`, with the call scheduler, the callback sender and the store's
-/// upkeep running, until `shutdown` resolves; then drains requests, stops the workers (the
-/// sender waits for the callbacks in flight to be recorded) and closes the database.
+/// Where the app is served: the plain listener, and optionally the TLS listener and the
+/// forward proxy.
+pub struct Listeners {
+    pub http: TcpListener,
+    pub tls: Option<TcpListener>,
+    pub proxy: Option<TcpListener>,
+}
+
+/// Serves `state` on `listener` alone (see [`serve_on`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listeners = Listeners {
+        http: listener,
+        tls: None,
+        proxy: None,
+    };
+    serve_on(listeners, state, shutdown).await
+}
+
+/// Serves `state` on `listeners`, with the call scheduler, the callback sender and the store's
+/// upkeep running, until `shutdown` resolves; then drains requests, stops the workers (the
+/// sender waits for the callbacks in flight to be recorded) and closes the database.
+pub async fn serve_on(
+    listeners: Listeners,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     tokio::task::spawn_blocking(domain::PhoneNumber::warm_up);
     let (stop, stopped) = watch::channel(false);
+    let router = app(state.clone());
+    let mut edges = Vec::new();
+    if listeners.tls.is_some() || listeners.proxy.is_some() {
+        let config = state
+            .ca
+            .server_config(&state.settings.tls_names)
+            .map_err(std::io::Error::other)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        if let Some(listener) = listeners.tls {
+            let serve =
+                http::edge::tls::serve(listener, router.clone(), acceptor.clone(), stopped.clone());
+            edges.push(tokio::spawn(serve));
+        }
+        if let Some(listener) = listeners.proxy {
+            let serve =
+                http::edge::proxy::serve(listener, router.clone(), acceptor, stopped.clone());
+            edges.push(tokio::spawn(serve));
+        }
+    }
     let workers = tokio::spawn(state.service.clone().run_workers(stopped));
-    let result = axum::serve(listener, app(state.clone()))
+    let result = axum::serve(listeners.http, router)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop.send(true);
+    for edge in edges {
+        let _ = edge.await;
+    }
     let _ = workers.await;
     state.service.close().await;
     result
+}
+
+/// Binds `address` for the listener its `flag` sets, with a message that names both.
+async fn bind(address: std::net::SocketAddr, flag: &str) -> Result<TcpListener, BoxError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address} ({flag}): {e}").into())
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -121,8 +178,24 @@ pub async fn run(settings: Settings) -> Result<(), BoxError> {
     init_tracing(settings.log_format);
     tracing::info!(settings = ?settings, "starting");
     let state = AppState::new(settings).await?;
-    let listener = TcpListener::bind(state.settings.listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    serve(listener, state, shutdown_signal()).await?;
+    let settings = &state.settings;
+    let http = bind(settings.listen, "--listen").await?;
+    tracing::info!(address = %http.local_addr()?, "listening");
+    let tls = match settings.tls_listen {
+        Some(address) => Some(bind(address, "--tls-listen").await?),
+        None => None,
+    };
+    if let Some(listener) = &tls {
+        tracing::info!(address = %listener.local_addr()?, "listening for TLS");
+    }
+    let proxy = match settings.proxy_listen {
+        Some(address) => Some(bind(address, "--proxy-listen").await?),
+        None => None,
+    };
+    if let Some(listener) = &proxy {
+        tracing::info!(address = %listener.local_addr()?, "proxy listening");
+    }
+    let listeners = Listeners { http, tls, proxy };
+    serve_on(listeners, state, shutdown_signal()).await?;
     Ok(())
 }

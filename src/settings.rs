@@ -103,6 +103,27 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: u32,
 
+    /// Also serve the whole app over HTTPS on this address, with a certificate for
+    /// api.twilio.com and the other Twilio API hosts from the local CA.
+    #[arg(long, env = "CALLERID_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+
+    /// Also run a forward proxy on this address: CONNECT to a Twilio API host (and absolute-form
+    /// requests for one) are served by the emulator itself; every other host gets 403.
+    #[arg(long, env = "CALLERID_PROXY_LISTEN")]
+    pub proxy_listen: Option<SocketAddr>,
+
+    /// Where the local certificate authority is kept (made on first start). Default: the
+    /// database file's folder; for an in-memory database, `callerid-emulator` in the system's
+    /// temporary folder.
+    #[arg(long, env = "CALLERID_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+
+    /// A further host name or IP address for the server certificate; repeat the flag, or
+    /// separate with commas in the environment variable.
+    #[arg(long = "tls-name", env = "CALLERID_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "CALLERID_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -127,6 +148,9 @@ impl std::fmt::Debug for Settings {
             )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("tls_listen", &self.tls_listen)
+            .field("proxy_listen", &self.proxy_listen)
+            .field("data_dir", &self.data_dir())
             .finish_non_exhaustive()
     }
 }
@@ -160,6 +184,26 @@ impl Settings {
                 Ok((sid, token.to_string()))
             })
             .collect()
+    }
+
+    /// The folder the local certificate authority is kept in.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let url = &self.database_url;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+            return std::env::temp_dir().join("callerid-emulator");
+        }
+        match std::path::Path::new(path).parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }
     }
 
     pub fn validate(&self) -> Result<(), String> {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod context;
 pub mod control;
+pub mod edge;
 pub mod error;
 pub mod form;
 pub mod format;
@@ -22,6 +23,7 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use crate::ca::LocalCa;
 use crate::metrics::Metrics;
 use crate::service::Service;
 use crate::settings::Settings;
@@ -35,6 +37,8 @@ pub struct Shared {
     pub service: Arc<Service>,
     pub journal: Journal,
     pub metrics: Arc<Metrics>,
+    /// The local certificate authority of the TLS listener and the proxy.
+    pub ca: Arc<LocalCa>,
 }
 
 #[derive(Clone)]

@@ -29,6 +29,9 @@ mod ops;
 mod persistence;
 mod restart;
 
+// Any client, unchanged: the local CA, the TLS listener and the forward proxy (Issue 11).
+mod edge;
+
 // The change events the service publishes, and the race the store reports to it.
 mod events;
 

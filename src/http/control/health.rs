@@ -1,4 +1,5 @@
-//! `/_emulator/health` and `/metrics`, open whatever the control settings.
+//! `/_emulator/health`, `/metrics` and `/_emulator/ca.pem`, open whatever the control
+//! settings.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -35,4 +36,14 @@ pub(super) async fn metrics(State(app): State<AppState>) -> Result<Response, Api
         header::HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     Ok(response)
+}
+
+/// The local CA's certificate, for clients to trust.
+pub(super) async fn ca_pem(State(app): State<AppState>) -> Response {
+    let mut response = Response::new(Body::from(app.ca.pem.clone()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-pem-file"),
+    );
+    response
 }

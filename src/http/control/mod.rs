@@ -61,6 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 pub fn open_router() -> Router<AppState> {
     Router::new()
         .route("/_emulator/health", get(health::health))
+        .route("/_emulator/ca.pem", get(health::ca_pem))
         .route("/metrics", get(health::metrics))
 }
 

@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use serde::Serialize;
 
 use crate::domain::sid::RequestSid;
+use crate::http::edge::Via;
 use crate::http::form::Params;
 use crate::http::render::rfc3339_millis;
 
@@ -24,6 +25,11 @@ pub struct JournalEntry {
     pub status: u16,
     pub account_sid: Option<String>,
     pub duration_ms: f64,
+    /// The host the request named (its `Host` header): `api.twilio.com` when it came through
+    /// the proxy or the TLS listener under that name.
+    pub host: Option<String>,
+    /// How it reached the emulator: `http`, `https` (the TLS listener) or `proxy`.
+    pub via: Via,
 }
 
 /// A request as recorded on the hot path: raw parts only; parsing and formatting wait until
@@ -36,6 +42,8 @@ pub(super) struct Recorded {
     pub body: Option<Bytes>,
     pub status: u16,
     pub duration_ms: f64,
+    pub host: Option<axum::http::HeaderValue>,
+    pub via: Via,
 }
 
 /// A request's path and query, copied into one string.
@@ -97,6 +105,12 @@ impl Recorded {
             status: self.status,
             account_sid: self.target.account_sid().map(str::to_string),
             duration_ms: self.duration_ms,
+            host: self
+                .host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string),
+            via: self.via,
         }
     }
 }
@@ -173,6 +187,8 @@ mod tests {
                 body: None,
                 status: 200,
                 duration_ms: 0.0,
+                host: None,
+                via: Via::Http,
             });
         }
         let recent = j.recent(None, 10);

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::event::Event;
 use crate::domain::sid::{AccountSid, RequestSid};
 use crate::domain::time::now_millis;
+use crate::http::edge::Via;
 use crate::http::error::{render_pending, ApiError};
 use crate::http::format::Format;
 use crate::http::AppState;
@@ -34,6 +35,16 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         Format::Json
     };
     let target = twilio.then(|| Target::of(path, request.uri().query()));
+    let host = if twilio {
+        request.headers().get(axum::http::header::HOST).cloned()
+    } else {
+        None
+    };
+    let via = request
+        .extensions()
+        .get::<Via>()
+        .copied()
+        .unwrap_or(Via::Http);
     // The route pattern the router matched, so that metric labels stay a fixed set whatever
     // paths clients send.
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -117,6 +128,8 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             body,
             status,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
+            host,
+            via,
         });
     }
     response

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use callerid_emulator::settings::Settings;
-use callerid_emulator::AppState;
+use callerid_emulator::{AppState, Listeners};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -15,6 +15,10 @@ use super::client::Server;
 /// A running emulator.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The TLS listener, when started with [`TestApp::spawn_with_edges`].
+    pub tls: Option<SocketAddr>,
+    /// The forward proxy, likewise.
+    pub proxy: Option<SocketAddr>,
     pub base: String,
     pub client: reqwest::Client,
     pub dir: Arc<tempfile::TempDir>,
@@ -48,14 +52,41 @@ impl TestApp {
 
     /// Starts the emulator on `settings`, keeping `dir` alive with it.
     pub async fn spawn_in(dir: Arc<tempfile::TempDir>, settings: Settings) -> TestApp {
+        TestApp::spawn_listening(dir, settings, false).await
+    }
+
+    /// Starts the emulator with its TLS listener and its forward proxy too, each on a port of
+    /// its own ([`TestApp::tls`], [`TestApp::proxy`]).
+    pub async fn spawn_with_edges(dir: Arc<tempfile::TempDir>, settings: Settings) -> TestApp {
+        TestApp::spawn_listening(dir, settings, true).await
+    }
+
+    async fn spawn_listening(
+        dir: Arc<tempfile::TempDir>,
+        settings: Settings,
+        edges: bool,
+    ) -> TestApp {
         let db_url = settings.database_url.clone();
         let state = AppState::new(settings).await.expect("state");
         let served = state.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let bind = || async { TcpListener::bind("127.0.0.1:0").await.expect("bind") };
+        let listener = bind().await;
         let addr = listener.local_addr().expect("addr");
+        let (tls, proxy) = if edges {
+            (Some(bind().await), Some(bind().await))
+        } else {
+            (None, None)
+        };
+        let local = |l: &Option<TcpListener>| l.as_ref().map(|l| l.local_addr().expect("addr"));
+        let (tls_addr, proxy_addr) = (local(&tls), local(&proxy));
+        let listeners = Listeners {
+            http: listener,
+            tls,
+            proxy,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            callerid_emulator::serve(listener, served, async {
+            callerid_emulator::serve_on(listeners, served, async {
                 let _ = stopped.await;
             })
             .await
@@ -63,6 +94,8 @@ impl TestApp {
         });
         TestApp {
             addr,
+            tls: tls_addr,
+            proxy: proxy_addr,
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             dir,
