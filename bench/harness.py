@@ -85,7 +85,7 @@ def cmd_table(args):
             k, v = line.rstrip("\n").split("=", 1)
             facts[k] = v
     by_name = {r["name"]: r for r in results}
-    ref_rps = {r["name"]: r["rps"] for r in results if r["name"].startswith("reference")}
+    ref_rps = {r["name"]: r["rps"] for r in results}
     if "reference-read" in ref_rps and "reference-read-end" in ref_rps:
         # The mean of the runs before and after the emulator's evens out drift in the load.
         ref_rps["reference-read"] = (ref_rps["reference-read"] + ref_rps["reference-read-end"]) / 2
