@@ -1,10 +1,11 @@
 -- One wrk script for every workload of scripts/bench; the workload is chosen by the first
 -- script argument:
 --   wrk ... -s bench/wrk/workload.lua URL -- MODE ACCOUNT_SID SEEDED [EXTRA]
--- MODE: fetch | fetch_xml | list | list_filter | deep | update | create | ref_read | ref_list |
---       ref_insert
+-- MODE: fetch | fetch_xml | list | list_filter | deep | update | create | create_cb | ref_read |
+--       ref_list | ref_insert
 -- SEEDED: how many seeded caller IDs (sids PN + the row number, zero-padded) to pick from.
--- EXTRA: the PageToken for `deep`, the page number after it; a run tag for create numbers.
+-- EXTRA: the PageToken for `deep`, the page number after it; a run tag for create numbers, and
+--        for create_cb the StatusCallback URL after it.
 -- Every request is different where the server would otherwise do less work: fetches pick a
 -- random row, updates write a new FriendlyName each time, validation requests use a number
 -- no request used before (so 21450 "already verified" does not dominate).
@@ -50,9 +51,17 @@ function request()
   elseif mode == "update" then
     local body = string.format("FriendlyName=u%d-%d-%d", tid or 1, counter, math.random(1, 1000000))
     return wrk.format("POST", base .. "/OutgoingCallerIds/" .. row() .. ".json", nil, body)
-  elseif mode == "create" then
-    local number = string.format("%%2B1%s%07d", area[((tid or 1) - 1) % #area + 1], 2000000 + counter)
-    return wrk.format("POST", base .. "/OutgoingCallerIds.json", nil, "PhoneNumber=" .. number)
+  elseif mode == "create" or mode == "create_cb" then
+    -- EXTRA is "TAG" or, for create_cb, "TAG CALLBACK_URL": the tag (a digit) keeps the
+    -- numbers of one run apart from every other run's on the same database.
+    local tag, callback = extra:match("^(%d?)%s*(.*)$")
+    local first = (tonumber(tag) or 2) * 1000000
+    local number = string.format("%%2B1%s%07d", area[((tid or 1) - 1) % #area + 1], first + counter)
+    local body = "PhoneNumber=" .. number
+    if mode == "create_cb" then
+      body = body .. "&StatusCallback=" .. callback
+    end
+    return wrk.format("POST", base .. "/OutgoingCallerIds.json", nil, body)
   elseif mode == "ref_read" then
     return wrk.format("GET", "/row/" .. math.random(1, seeded))
   elseif mode == "ref_list" then
