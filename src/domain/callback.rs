@@ -101,6 +101,14 @@ pub struct CallbackAttempt {
     pub error: Option<String>,
 }
 
+/// An attempt, with the state it leaves its callback in and when the next one is due.
+#[derive(Clone, Debug)]
+pub struct Attempted {
+    pub attempt: CallbackAttempt,
+    pub state: CallbackState,
+    pub next_attempt_at: Option<i64>,
+}
+
 /// Callbacks by where they stand, for the metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallbackCounts {

@@ -115,4 +115,7 @@ impl Supersede {
 pub struct NewCall {
     pub change: CallChange,
     pub supersede: Supersede,
+    /// Store the call's own callback as already claimed by the sender, which the caller hands
+    /// it to, instead of due for the sender to claim.
+    pub claim_callback: bool,
 }

@@ -57,6 +57,8 @@ pub struct Service {
     client: reqwest::Client,
     calls_due: Notify,
     callbacks_due: Notify,
+    /// Callbacks the group commit stored as claimed, waiting for the sender.
+    handoff: verification::handoff::Handoff,
 }
 
 /// How many events a slow subscriber may fall behind before it is told to resync.
@@ -81,6 +83,7 @@ impl Service {
             client,
             calls_due: Notify::new(),
             callbacks_due: Notify::new(),
+            handoff: verification::handoff::Handoff::default(),
         })
     }
 

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::domain::account::{Account, ApiKey, Credential};
 use crate::domain::call::{Behavior, Call, CallEvent};
-use crate::domain::callback::{Callback, CallbackAttempt, CallbackCounts, CallbackState};
+use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::caller_id::{CallerId, Cursor, FriendlyName, ListFilter, NewCallerId, Page};
 use crate::domain::plan::{CallUpdate, NewCall};
 use crate::domain::sid::{AccountSid, CallSid, CallerIdSid};
@@ -43,6 +43,9 @@ pub struct CreatedCall {
     pub superseded: Vec<Call>,
     /// The caller ID, when the call succeeded at creation.
     pub caller_id: Option<Arc<CallerId>>,
+    /// The call's own callback, stored as claimed (`sending`) when `NewCall::claim_callback`
+    /// asked for that: for the caller to deliver.
+    pub callback: Option<Callback>,
 }
 
 /// What applying one call update did.
@@ -196,8 +199,8 @@ store_interface! {
         /// Puts a claimed callback back, due at `at`, without counting an attempt.
         fn requeue_callback(&self, id: i64, at: i64) -> Result<(), StoreError>;
         fn next_callback_due(&self) -> Result<Option<i64>, StoreError>;
-        /// Records one delivery attempt and the callback's new state together.
-        fn record_attempt(&self, attempt: &CallbackAttempt, state: CallbackState, next_attempt_at: Option<i64>) -> Result<(), StoreError>;
+        /// Records delivery attempts, each with its callback's new state, in one transaction.
+        fn record_attempts(&self, attempts: &[Attempted]) -> Result<(), StoreError>;
         /// The callback journal, newest first, optionally for one account and/or call.
         fn callbacks(&self, account: Option<&AccountSid>, call: Option<&CallSid>, limit: i64) -> Result<Vec<(Callback, Vec<CallbackAttempt>)>, StoreError>;
         fn callback_counts(&self) -> Result<CallbackCounts, StoreError>;

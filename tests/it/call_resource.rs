@@ -149,9 +149,10 @@ async fn time_scale_one_keeps_the_call_queued_for_its_delay() {
 
 #[tokio::test]
 async fn the_scheduler_moves_many_calls_step_by_step_in_real_time() {
-    // 1/100 of real time: each call waits at every step, so the scheduler (not the request)
-    // takes the steps, several calls per transaction.
-    let app = TestApp::spawn_with(|s| s.time_scale = 0.01).await;
+    // 1/20 of real time: each call waits at every step (its CallDelay 50 ms, long enough to
+    // see it queued on a loaded machine), so the scheduler (not the request) takes the steps,
+    // several calls per transaction.
+    let app = TestApp::spawn_with(|s| s.time_scale = 0.05).await;
     let receiver = Receiver::start().await;
     let cases = [
         ("+14155550201", "correct-code", "completed", "success"),

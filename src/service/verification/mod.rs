@@ -4,6 +4,8 @@
 //! plan; the change is then published as events. Every state and timer lives in the store, so
 //! the scheduler ([`scheduler`]) and the sender ([`sender`]) only act on what it says is due.
 
+pub(super) mod handoff;
+mod recorder;
 pub mod scheduler;
 pub mod sender;
 pub mod signature;
@@ -68,8 +70,9 @@ impl Service {
         self.calls_due.notify_one();
     }
 
-    /// A callback was queued: the sender looks at the queue again now.
+    /// A callback was queued in the store: the sender claims what is due now.
     pub fn wake_callbacks(&self) {
+        self.handoff.mark_queued();
         self.callbacks_due.notify_one();
     }
 
@@ -95,7 +98,7 @@ impl Service {
     /// Creates a validation request: the call, queued, with the steps already due (at time
     /// scale 0, the whole call) taken in the same transaction. Returns the call as created.
     pub async fn create_validation_request(
-        &self,
+        self: &Arc<Self>,
         account: &AccountSid,
         request: ValidationRequest,
     ) -> Result<Call, ServiceError> {
@@ -136,10 +139,31 @@ impl Service {
         } else {
             (Vec::new(), call.clone())
         };
+        let change = CallChange::of_steps(steps, to, vec![queued], now);
+        // A callback the call ends with goes straight to the sender, stored as claimed, unless
+        // the sender has enough waiting already: then it is queued for the sender to claim.
+        let claim_callback = change.callback.is_some() && self.handoff.has_room();
         let new = NewCall {
-            change: CallChange::of_steps(steps, to, vec![queued], now),
+            change,
             supersede: Supersede::by(&call.sid, now),
+            claim_callback,
         };
+        // Once submitted, the request is stored whether or not its client waits for the answer,
+        // and what follows (handing its callback to the sender above all) must happen too: so
+        // it runs as a task of its own, which the client's going away cannot cancel.
+        let service = self.clone();
+        tokio::spawn(async move { service.store_validation_request(call, new, now).await })
+            .await
+            .map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?
+    }
+
+    /// Stores a planned validation request, then counts, wakes and publishes what it did.
+    async fn store_validation_request(
+        &self,
+        call: Call,
+        new: NewCall,
+        now: i64,
+    ) -> Result<Call, ServiceError> {
         let ended = new.change.to.has_ended().then_some(new.change.to.status);
         // Kept for the events only while someone listens.
         let published = self.events.is_listened().then(|| new.clone());
@@ -155,7 +179,12 @@ impl Service {
         if let Some(status) = ended {
             self.metrics.call_ended(status.as_str());
         }
-        if !created.superseded.is_empty() || ended.is_some() {
+        let handed = created.callback.is_some();
+        if let Some(callback) = created.callback {
+            self.handoff.push(callback);
+            self.callbacks_due.notify_one();
+        }
+        if !created.superseded.is_empty() || (ended.is_some() && !handed) {
             self.wake_callbacks();
         }
         if ended.is_none() {

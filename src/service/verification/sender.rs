@@ -1,7 +1,8 @@
 //! Delivers queued StatusCallback requests. Each delivery runs in its own task, bounded in
-//! number, so a receiver that is slow or down never holds up the API or other callbacks. On
-//! shutdown the sender waits for the deliveries in flight, so that each is recorded before the
-//! database closes and none is sent again after a restart.
+//! number, so a receiver that is slow or down never holds up the API or other callbacks; its
+//! attempt is recorded by the [`Recorder`] with the others finished meanwhile. On shutdown the
+//! sender waits for the deliveries in flight and their records, so that each is recorded
+//! before the database closes and none is sent again after a restart.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +12,11 @@ use reqwest::Url;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::recorder::{Finished, Recorder};
 use super::signature::sign;
-use crate::domain::callback::{Callback, CallbackAttempt, CallbackMethod, CallbackState};
-use crate::domain::event::Event;
+use crate::domain::callback::{
+    Attempted, Callback, CallbackAttempt, CallbackMethod, CallbackState,
+};
 use crate::domain::time::now_millis;
 use crate::service::Service;
 
@@ -48,31 +51,45 @@ impl Service {
 }
 
 async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let (recorder, recording) = Recorder::start(service.clone());
     let mut in_flight = JoinSet::new();
+    // When the store's next callback is due, as last read: claiming is a write, made only when
+    // one is due; the time is read again after a claim and whenever one was queued meanwhile.
+    let mut due_at = Some(0);
     loop {
         if *shutdown.borrow() {
             break;
         }
         while in_flight.try_join_next().is_some() {}
-        let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len()) as i64;
-        if free > 0 {
-            match service.store.claim_due_callbacks(now_millis(), free).await {
-                Ok(claimed) => {
-                    for callback in claimed {
-                        let service = service.clone();
-                        in_flight.spawn(async move {
-                            deliver(&service, callback).await;
-                        });
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not claim due callbacks"),
-            }
+        // First what was handed over already claimed, then what the store has due.
+        let handed = service
+            .handoff
+            .take(MAX_IN_FLIGHT.saturating_sub(in_flight.len()));
+        let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len() + handed.len()) as i64;
+        if service.handoff.take_queued() {
+            due_at = next_due(&service).await;
         }
-        let wait = match service.store.next_callback_due().await {
-            Ok(Some(at)) => (at - now_millis()).clamp(1, 1_000),
-            Ok(None) => 1_000,
-            Err(_) => 250,
+        let now = now_millis();
+        let claimed = if free > 0 && due_at.is_some_and(|at| at <= now) {
+            let claimed = match service.store.claim_due_callbacks(now, free).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim due callbacks");
+                    Vec::new()
+                }
+            };
+            due_at = next_due(&service).await;
+            claimed
+        } else {
+            Vec::new()
         };
+        for callback in handed.into_iter().chain(claimed) {
+            let (service, recorder) = (service.clone(), recorder.clone());
+            in_flight.spawn(async move {
+                deliver(&service, &recorder, callback).await;
+            });
+        }
+        let wait = due_at.map_or(1_000, |at| (at - now_millis()).clamp(1, 1_000));
         tokio::select! {
             _ = service.callbacks_due.notified() => {}
             // A delivery ended: a slot is free (and a retry may be due).
@@ -81,9 +98,27 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => {}
         }
     }
-    if in_flight.is_empty() {
-        return;
+    if !in_flight.is_empty() {
+        drain(&service, &mut in_flight).await;
     }
+    // Every delivery has handed over its attempt, or was cut short: record what was handed.
+    drop(recorder);
+    let _ = recording.await;
+}
+
+/// When the store's next callback is due; after a failed read, now (so that it is tried).
+async fn next_due(service: &Service) -> Option<i64> {
+    match service.store.next_callback_due().await {
+        Ok(at) => at,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read when the next callback is due");
+            Some(now_millis().saturating_add(250))
+        }
+    }
+}
+
+/// Waits for the deliveries in flight, at most one attempt's timeout and a second.
+async fn drain(service: &Service, in_flight: &mut JoinSet<()>) {
     let grace = service.policy.timeout + Duration::from_secs(1);
     tracing::info!(
         deliveries = in_flight.len(),
@@ -129,40 +164,38 @@ fn settle(service: &Service, attempt_number: i64, delivered: bool) -> (CallbackS
     }
 }
 
-/// Records `attempt`, leaving the callback `state`, and publishes it.
+/// Hands `attempt` to the recorder, leaving the callback `state`.
 async fn record(
-    service: &Service,
+    recorder: &Recorder,
     callback: &Callback,
     attempt: CallbackAttempt,
     state: CallbackState,
     next_attempt_at: Option<i64>,
 ) {
-    if let Err(e) = service
-        .store
-        .record_attempt(&attempt, state, next_attempt_at)
-        .await
-    {
-        tracing::warn!(error = %e, "could not record a callback attempt");
-    }
-    service
-        .metrics
-        .callback_attempted(state == CallbackState::Delivered);
-    service.publish(|| {
-        vec![Event::CallbackAttempted {
+    recorder
+        .record(Finished {
             account_sid: callback.account_sid.clone(),
             call_sid: callback.call_sid.clone(),
-            attempt,
-            state,
-        }]
-    });
+            attempted: Attempted {
+                attempt,
+                state,
+                next_attempt_at,
+            },
+        })
+        .await;
 }
 
-async fn deliver(service: &Service, callback: Callback) {
+async fn deliver(service: &Service, recorder: &Recorder, callback: Callback) {
     let client = &service.client;
     let params = &callback.params;
     let is_get = callback.method == CallbackMethod::Get;
-    let token = match service.store.account(&callback.account_sid).await {
-        Ok(Some(account)) => account.auth_token,
+    // The account's auth token, from the credential cache.
+    let token = match service
+        .store
+        .credential(callback.account_sid.as_str())
+        .await
+    {
+        Ok(Some(credential)) => credential.secret.clone(),
         // The account is gone, and its callbacks with it.
         Ok(None) => return,
         Err(e) => {
@@ -171,6 +204,7 @@ async fn deliver(service: &Service, callback: Callback) {
             if let Err(e) = service.store.requeue_callback(callback.id, retry_at).await {
                 tracing::warn!(error = %e, "could not requeue a callback");
             }
+            service.wake_callbacks();
             return;
         }
     };
@@ -186,7 +220,7 @@ async fn deliver(service: &Service, callback: Callback) {
             latency_ms: 0,
             error: Some("the StatusCallback is not a valid URL".to_string()),
         };
-        record(service, &callback, attempt, CallbackState::Failed, None).await;
+        record(recorder, &callback, attempt, CallbackState::Failed, None).await;
         return;
     };
     let signed: &[(String, String)] = if is_get { &[] } else { params };
@@ -258,7 +292,7 @@ async fn deliver(service: &Service, callback: Callback) {
         state = state.as_str(),
         "status callback attempt"
     );
-    record(service, &callback, attempt, state, next_attempt_at).await;
+    record(recorder, &callback, attempt, state, next_attempt_at).await;
 }
 
 #[cfg(test)]

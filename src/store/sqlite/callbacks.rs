@@ -4,7 +4,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::rows::{attempt, parse_all, AttemptRow, CallbackRow};
 use super::SqliteStore;
-use crate::domain::callback::{Callback, CallbackAttempt, CallbackCounts, CallbackState};
+use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
 
@@ -59,32 +59,42 @@ impl CallbackStore for SqliteStore {
         .await?)
     }
 
-    async fn record_attempt(
-        &self,
-        attempt: &CallbackAttempt,
-        state: CallbackState,
-        next_attempt_at: Option<i64>,
-    ) -> Result<(), StoreError> {
+    async fn record_attempts(&self, attempts: &[Attempted]) -> Result<(), StoreError> {
+        /// Attempts per statement list: 12 parameters each, well under SQLite's limit.
+        const PER_QUERY: usize = 128;
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let mut write = self.transaction().await?;
-        sqlx::query(
-            "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
-             status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
-             UPDATE callbacks SET state = ?, attempts = ?, next_attempt_at = ? WHERE id = ?",
-        )
-        .bind(attempt.callback_id)
-        .bind(attempt.attempt)
-        .bind(attempt.at)
-        .bind(&attempt.url)
-        .bind(&attempt.signature)
-        .bind(attempt.status_code)
-        .bind(attempt.latency_ms)
-        .bind(&attempt.error)
-        .bind(state.as_str())
-        .bind(attempt.attempt)
-        .bind(next_attempt_at)
-        .bind(attempt.callback_id)
-        .execute(write.conn())
-        .await?;
+        for chunk in attempts.chunks(PER_QUERY) {
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            for done in chunk {
+                let a = &done.attempt;
+                q.push(
+                    "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
+                     status_code, latency_ms, error) VALUES (",
+                );
+                q.separated(", ")
+                    .push_bind(a.callback_id)
+                    .push_bind(a.attempt)
+                    .push_bind(a.at)
+                    .push_bind(&a.url)
+                    .push_bind(&a.signature)
+                    .push_bind(a.status_code)
+                    .push_bind(a.latency_ms)
+                    .push_bind(&a.error);
+                q.push("); UPDATE callbacks SET state = ")
+                    .push_bind(done.state.as_str())
+                    .push(", attempts = ")
+                    .push_bind(a.attempt)
+                    .push(", next_attempt_at = ")
+                    .push_bind(done.next_attempt_at)
+                    .push(" WHERE id = ")
+                    .push_bind(a.callback_id)
+                    .push("; ");
+            }
+            q.build().execute(write.conn()).await?;
+        }
         write.commit(Vec::new()).await?;
         Ok(())
     }

@@ -109,7 +109,7 @@ impl CallStore for SqliteStore {
                 continue;
             }
             let mut q = QueryBuilder::<Sqlite>::new("");
-            push_change_rows(&mut q, change);
+            push_change_rows(&mut q, change, false);
             if !q.sql().is_empty() {
                 q.build().execute(write.conn()).await?;
             }

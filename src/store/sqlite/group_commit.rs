@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{parse_all, CallRow};
+use super::rows::CallRow;
 use super::statements::{push_callback, push_change_rows};
 use super::{Change, Core, Write};
 use crate::domain::call::Call;
-use crate::domain::callback::NewCallback;
+use crate::domain::callback::{Callback, CallbackState, NewCallback};
 use crate::domain::caller_id::NewCallerId;
 use crate::domain::plan::NewCall;
 use crate::store::{CreatedCall, StoreError};
@@ -92,12 +92,9 @@ async fn create_group(
             continue;
         }
         match create_one(&mut write, new).await {
-            Ok(superseded) => {
+            Ok(created) => {
                 made.extend(&new.change.caller_id);
-                outcomes.push(Ok(CreatedCall {
-                    superseded,
-                    caller_id: None,
-                }));
+                outcomes.push(Ok(created));
             }
             Err(e) => {
                 sqlx::query("ROLLBACK TO one_create; RELEASE one_create")
@@ -124,8 +121,8 @@ async fn create_group(
 /// One validation request's statements, inside a savepoint, in one round trip: end the calls
 /// pending for the number as `new.supersede` says (their events and the UPDATE … RETURNING),
 /// insert the call and what goes with it. Then the callbacks of the superseded calls. Returns
-/// the superseded calls.
-async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<Vec<Call>, StoreError> {
+/// the superseded calls, and the call's own callback when it was stored claimed.
+async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<CreatedCall, StoreError> {
     let call = &new.change.to;
     let end = &new.supersede;
     let mut q = QueryBuilder::<Sqlite>::new(
@@ -152,7 +149,7 @@ async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<Vec<Call>, S
         .push_bind(call.account_sid.as_str())
         .push(" AND to_number = ")
         .push_bind(call.to.as_str())
-        .push(" AND next_action_at IS NOT NULL RETURNING *; ");
+        .push(" AND next_action_at IS NOT NULL RETURNING 'superseded' AS kind, *; ");
     q.push(
         "INSERT INTO calls (sid, account_sid, to_number, friendly_name, validation_code,
          extension, call_delay, status_callback, status_callback_method, behavior, status,
@@ -182,10 +179,46 @@ async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<Vec<Call>, S
             .push_bind(c.duration);
     });
     q.push("; ");
-    push_change_rows(&mut q, &new.change);
+    let claimed = new
+        .change
+        .callback
+        .as_ref()
+        .filter(|_| new.claim_callback)
+        .map(|cb| (cb, uuid::Uuid::new_v4().to_string()));
+    push_change_rows(&mut q, &new.change, claimed.is_some());
+    if let Some((cb, token)) = &claimed {
+        push_callback(
+            &mut q,
+            &call.account_sid,
+            &call.sid,
+            cb,
+            new.change.at,
+            Some(token),
+        );
+    }
     q.push("RELEASE one_create");
-    let rows: Vec<CallRow> = q.build_query_as().fetch_all(write.conn()).await?;
-    let superseded = parse_all(rows, CallRow::parse)?;
+    let mut superseded = Vec::new();
+    let mut callback = None;
+    for row in q.build().fetch_all(write.conn()).await? {
+        match row.try_get::<&str, _>("kind")? {
+            "callback" => {
+                callback = claimed.as_ref().map(|(cb, token)| Callback {
+                    id: row.try_get("id").unwrap_or_default(),
+                    account_sid: call.account_sid.clone(),
+                    call_sid: call.sid.clone(),
+                    url: cb.url.clone(),
+                    method: cb.method,
+                    params: cb.params.clone(),
+                    idempotency_token: token.clone(),
+                    state: CallbackState::Sending,
+                    attempts: 0,
+                    next_attempt_at: None,
+                    created_at: new.change.at,
+                })
+            }
+            _ => superseded.push(CallRow::from_row(&row)?.parse()?),
+        }
+    }
     let callbacks: Vec<(&Call, NewCallback)> = superseded
         .iter()
         .filter_map(|ended| ended.status_callback().map(|cb| (ended, cb)))
@@ -193,9 +226,13 @@ async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<Vec<Call>, S
     if !callbacks.is_empty() {
         let mut q = QueryBuilder::<Sqlite>::new("");
         for (ended, cb) in &callbacks {
-            push_callback(&mut q, &ended.account_sid, &ended.sid, cb, end.at);
+            push_callback(&mut q, &ended.account_sid, &ended.sid, cb, end.at, None);
         }
         q.build().execute(write.conn()).await?;
     }
-    Ok(superseded)
+    Ok(CreatedCall {
+        superseded,
+        caller_id: None,
+        callback,
+    })
 }

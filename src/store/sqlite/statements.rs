@@ -9,8 +9,13 @@ use crate::domain::plan::CallChange;
 use crate::domain::sid::{AccountSid, CallSid};
 
 /// Appends the statements that store what goes with a call's new state: its timeline events,
-/// its caller ID and its callback (each followed by `; `).
-pub(super) fn push_change_rows<'a>(q: &mut QueryBuilder<'a, Sqlite>, change: &'a CallChange) {
+/// its caller ID and, unless `claim_callback` (the caller queues it itself), its callback (each
+/// followed by `; `).
+pub(super) fn push_change_rows<'a>(
+    q: &mut QueryBuilder<'a, Sqlite>,
+    change: &'a CallChange,
+    claim_callback: bool,
+) {
     let call = &change.to;
     if !change.events.is_empty() {
         push_events(q, &call.sid, change.at, change.events.iter().cloned());
@@ -29,8 +34,8 @@ pub(super) fn push_change_rows<'a>(q: &mut QueryBuilder<'a, Sqlite>, change: &'a
             .push_bind(new.date_created)
             .push_unseparated("); ");
     }
-    if let Some(cb) = &change.callback {
-        push_callback(q, &call.account_sid, &call.sid, cb, change.at);
+    if let Some(cb) = change.callback.as_ref().filter(|_| !claim_callback) {
+        push_callback(q, &call.account_sid, &call.sid, cb, change.at, None);
     }
 }
 
@@ -51,29 +56,45 @@ pub(super) fn push_events<'a>(
     q.push("; ");
 }
 
-/// Appends the statement that queues `cb`, due at `at`, and `; `.
+/// Appends the statement that queues `cb` and `; `: due at `at`, or, with a `claimed`
+/// idempotency token, already claimed by the sender (`sending`, nothing due), its id returned
+/// in a row whose `kind` is `callback`.
 pub(super) fn push_callback<'a>(
     q: &mut QueryBuilder<'a, Sqlite>,
     account: &'a AccountSid,
     call: &'a CallSid,
     cb: &NewCallback,
     at: i64,
+    claimed: Option<&'a str>,
 ) {
     let params = serde_json::to_string(&cb.params).unwrap_or_else(|_| "[]".into());
     q.push(
         "INSERT INTO callbacks (account_sid, call_sid, url, method, params, idempotency_token,
          state, attempts, next_attempt_at, created_at) VALUES (",
     );
-    q.separated(", ")
+    let mut values = q.separated(", ");
+    values
         .push_bind(account.as_str())
         .push_bind(call.as_str())
         .push_bind(cb.url.clone())
         .push_bind(cb.method.as_str())
-        .push_bind(params)
-        .push_bind(uuid::Uuid::new_v4().to_string())
-        .push_unseparated(", 'pending', 0, ")
-        .push_bind_unseparated(at)
-        .push_unseparated(", ")
-        .push_bind_unseparated(at)
-        .push_unseparated("); ");
+        .push_bind(params);
+    match claimed {
+        Some(token) => {
+            values
+                .push_bind(token)
+                .push_unseparated(", 'sending', 0, NULL, ")
+                .push_bind_unseparated(at)
+                .push_unseparated(") RETURNING 'callback' AS kind, id; ");
+        }
+        None => {
+            values
+                .push_bind(uuid::Uuid::new_v4().to_string())
+                .push_unseparated(", 'pending', 0, ")
+                .push_bind_unseparated(at)
+                .push_unseparated(", ")
+                .push_bind_unseparated(at)
+                .push_unseparated("); ");
+        }
+    }
 }

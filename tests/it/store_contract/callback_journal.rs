@@ -19,7 +19,7 @@ contract_tests! {
             .expect("claim")
             .remove(0);
         let first = attempt(&cb, 1, T0 + 10, Some(500), Some("HTTP 500"));
-        s.record_attempt(&first, CallbackState::Pending, Some(T0 + 1_000))
+        record(s, &first, CallbackState::Pending, Some(T0 + 1_000))
             .await
             .expect("record");
         let (journalled, attempts) = journal_of(s, &call).await;
@@ -43,7 +43,7 @@ contract_tests! {
         assert_eq!((retried.id, retried.attempts), (cb.id, 1));
         assert_eq!(retried.idempotency_token, cb.idempotency_token);
         let second = attempt(&cb, 2, T0 + 1_020, Some(204), None);
-        s.record_attempt(&second, CallbackState::Delivered, None)
+        record(s, &second, CallbackState::Delivered, None)
             .await
             .expect("record");
 
@@ -106,7 +106,7 @@ contract_tests! {
             .expect("claim")
             .remove(0);
         assert_eq!(cb2.call_sid, other);
-        s.record_attempt(
+        record(s,
             &attempt(&cb2, 1, T0 + 5, None, Some("timed out")),
             CallbackState::Failed,
             None,
@@ -207,14 +207,14 @@ contract_tests! {
         );
         let claimed = s.claim_due_callbacks(T0 + 3, 3).await.expect("claim");
         assert_eq!(claimed.len(), 3);
-        s.record_attempt(
+        record(s,
             &attempt(&claimed[0], 1, T0 + 5, Some(200), None),
             CallbackState::Delivered,
             None,
         )
         .await
         .expect("record");
-        s.record_attempt(
+        record(s,
             &attempt(&claimed[1], 1, T0 + 5, Some(404), None),
             CallbackState::Failed,
             None,

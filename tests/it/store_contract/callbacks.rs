@@ -1,5 +1,6 @@
 //! The StatusCallback queue: claiming, requeueing, and resuming what a crash left `sending`.
 
+use callerid_emulator::domain::call::Behavior;
 use callerid_emulator::domain::callback::{Callback, CallbackMethod, CallbackState};
 
 use super::fixtures::*;
@@ -96,7 +97,7 @@ contract_tests! {
         assert_eq!(again[0].idempotency_token, cb.idempotency_token);
 
         // Delivered: a requeue does not bring it back.
-        s.record_attempt(
+        record(s,
             &attempt(cb, 1, T0 + 2_000, Some(200), None),
             CallbackState::Delivered,
             None,
@@ -133,7 +134,7 @@ contract_tests! {
             .iter()
             .find(|c| c.call_sid == delivered)
             .expect("claimed");
-        s.record_attempt(
+        record(s,
             &attempt(done, 1, T0 + 2, Some(200), None),
             CallbackState::Delivered,
             None,
@@ -175,5 +176,40 @@ contract_tests! {
         let again = s.claim_due_callbacks(T0 + 50, 10).await.expect("claim");
         assert_eq!(ids(&again), [left.id]);
         assert_eq!(again[0].idempotency_token, left.idempotency_token);
+    }
+
+    /// A validation request can store its own callback already claimed, for the caller to
+    /// deliver: it comes back in `CreatedCall`, `sending`, never claimable, unsettled, and
+    /// after a crash it is resumed like any callback left `sending`, with the same token.
+    async fn a_callback_stored_claimed_is_handed_back_and_resumed_after_a_crash(b: Backend) {
+        let s = &b.store;
+        let a = new_account(s).await;
+        let mut new = Request::new(&a, &phone(7))
+            .behavior(Behavior::Busy)
+            .with_callback()
+            .plan();
+        new.claim_callback = true;
+        let sid = new.change.to.sid.clone();
+        let created = s.create_call(new).await.expect("created");
+        let handed = created.callback.expect("the callback handed back");
+        assert_eq!(
+            (&handed.call_sid, handed.state, handed.next_attempt_at),
+            (&sid, CallbackState::Sending, None)
+        );
+        assert_eq!(param(&handed, "CallStatus"), Some("busy"));
+        assert!(s
+            .claim_due_callbacks(i64::MAX, 10)
+            .await
+            .expect("claim")
+            .is_empty());
+        let (journalled, _) = journal_of(s, &sid).await;
+        assert_eq!(journalled.id, handed.id);
+        assert_eq!(journalled.idempotency_token, handed.idempotency_token);
+        assert_eq!(journalled.state, CallbackState::Sending);
+        assert_eq!(s.callback_counts().await.expect("counts").unsettled, 1);
+        assert_eq!(s.resume_interrupted_callbacks(T0).await.expect("resume"), 1);
+        let again = s.claim_due_callbacks(T0, 10).await.expect("claim");
+        assert_eq!(ids(&again), [handed.id]);
+        assert_eq!(again[0].idempotency_token, handed.idempotency_token);
     }
 }

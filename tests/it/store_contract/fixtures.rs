@@ -4,7 +4,9 @@
 
 use callerid_emulator::domain::account::{Account, ApiKey};
 use callerid_emulator::domain::call::{Behavior, Call, CallEvent, CallStatus, EventKind};
-use callerid_emulator::domain::callback::{Callback, CallbackAttempt, CallbackMethod};
+use callerid_emulator::domain::callback::{
+    Attempted, Callback, CallbackAttempt, CallbackMethod, CallbackState,
+};
 use callerid_emulator::domain::caller_id::{
     Cursor, FriendlyName, ListFilter, NewCallerId, PhoneFilter,
 };
@@ -186,6 +188,7 @@ impl Request {
         NewCall {
             change: CallChange::of_steps(steps, to, vec![queued], now),
             supersede: Supersede::by(&call.sid, now),
+            claim_callback: false,
         }
     }
 
@@ -315,4 +318,19 @@ pub async fn journal_of(s: &Store, call: &CallSid) -> (Callback, Vec<CallbackAtt
     let mut found = s.callbacks(None, Some(call), 10).await.expect("journal");
     assert_eq!(found.len(), 1, "one callback for {call}");
     found.remove(0)
+}
+
+/// Records one attempt, with the state it leaves its callback in.
+pub async fn record(
+    s: &Store,
+    attempt: &CallbackAttempt,
+    state: CallbackState,
+    next_attempt_at: Option<i64>,
+) -> Result<(), StoreError> {
+    s.record_attempts(&[Attempted {
+        attempt: attempt.clone(),
+        state,
+        next_attempt_at,
+    }])
+    .await
 }
