@@ -39,6 +39,9 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The local certificate authority of the TLS listener and the proxy.
     pub ca: Arc<LocalCa>,
+    /// Turns true when the server begins to shut down, so that long-lived responses (the
+    /// event stream) end and the graceful shutdown does not wait for them.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]

@@ -33,6 +33,7 @@ mod restart;
 mod edge;
 
 // The change events the service publishes, and the race the store reports to it.
+mod event_stream;
 mod events;
 
 // The store interface itself, the same contract run against every backend.
