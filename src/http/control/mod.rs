@@ -31,7 +31,10 @@ use crate::http::AppState;
 /// The control routes, behind the token check when one is configured.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/_emulator/accounts", post(accounts::create_account))
+        .route(
+            "/_emulator/accounts",
+            post(accounts::create_account).get(accounts::list_accounts),
+        )
         .route(
             "/_emulator/accounts/{account}",
             axum::routing::delete(accounts::delete_account),
@@ -42,12 +45,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/_emulator/accounts/{account}/outgoing-caller-ids",
-            post(phones::create_caller_id),
+            post(phones::create_caller_id).get(phones::list_caller_ids),
         )
         .route(
             "/_emulator/accounts/{account}/phones/{phone}",
             put(phones::set_behavior).get(phones::get_behavior),
         )
+        .route("/_emulator/calls", get(calls::list_calls))
         .route("/_emulator/calls/{call}", get(calls::get_call))
         .route("/_emulator/calls/{call}/digits", post(calls::post_digits))
         .route("/_emulator/callbacks", get(journals::list_callbacks))
