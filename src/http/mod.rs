@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod paging;
 pub mod render;
 pub mod twilio;
+pub mod ui;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -82,7 +83,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn app(state: AppState) -> Router {
     let mut router = twilio::router().merge(control::open_router());
     if state.settings.control_api {
-        router = router.merge(control::router(&state));
+        router = router.merge(control::router(&state)).merge(ui::router());
     }
     router
         .fallback(not_found)

@@ -14,6 +14,7 @@ mod caller_ids;
 // The control API.
 mod control;
 mod control_access;
+mod control_lists;
 
 // Verification calls and their StatusCallbacks (Issue 3).
 mod call_flow;
