@@ -193,3 +193,13 @@ async fn a_reader_that_falls_behind_gets_a_resync() {
     }
     assert_eq!(names.last().map(String::as_str), Some("resync"));
 }
+
+#[tokio::test]
+async fn an_open_stream_does_not_hold_up_shutdown() {
+    let app = TestApp::spawn().await;
+    let mut stream = Stream::open(&app, "").await;
+    let stopped = tokio::time::timeout(Duration::from_secs(10), app.stop()).await;
+    assert!(stopped.is_ok(), "the server stopped with a stream open");
+    // The stream ended with the server.
+    assert!(stream.next().await.is_none());
+}
