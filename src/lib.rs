@@ -62,6 +62,7 @@ impl AppState {
             service: Arc::new(service),
             metrics,
             ca: Arc::new(ca),
+            closing: watch::channel(false).0,
         })))
     }
 }
@@ -118,6 +119,11 @@ pub async fn serve_on(
         }
     }
     let workers = tokio::spawn(state.service.clone().run_workers(stopped));
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.closing.send_replace(true);
+    };
     let result = axum::serve(listeners.http, router)
         .with_graceful_shutdown(shutdown)
         .await;

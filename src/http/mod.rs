@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod paging;
 pub mod render;
 pub mod twilio;
+pub mod ui;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The local certificate authority of the TLS listener and the proxy.
     pub ca: Arc<LocalCa>,
+    /// Turns true when the server begins to shut down, so that long-lived responses (the
+    /// event stream) end and the graceful shutdown does not wait for them.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Clone)]
@@ -79,7 +83,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn app(state: AppState) -> Router {
     let mut router = twilio::router().merge(control::open_router());
     if state.settings.control_api {
-        router = router.merge(control::router(&state));
+        router = router.merge(control::router(&state)).merge(ui::router());
     }
     router
         .fallback(not_found)

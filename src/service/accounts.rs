@@ -43,6 +43,10 @@ impl Service {
         Ok(self.store.account(sid).await?)
     }
 
+    pub async fn accounts(&self) -> Result<Vec<Account>, ServiceError> {
+        Ok(self.store.accounts().await?)
+    }
+
     pub async fn create_account(&self, account: &Account) -> Result<(), ServiceError> {
         match self.store.create_account(account).await {
             Err(StoreError::Conflict(_)) => {

@@ -139,6 +139,8 @@ store_interface! {
         /// The credential of an `AC…` or `SK…` username.
         fn credential(&self, user: &str) -> Result<Option<Arc<Credential>>, StoreError>;
         fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError>;
+        /// Every account, configured ones first, then by sid.
+        fn accounts(&self) -> Result<Vec<Account>, StoreError>;
         /// Creates an account made through the control API (never a configured one, whatever
         /// `account.configured` says); conflict when the sid is taken.
         fn create_account(&self, account: &Account) -> Result<(), StoreError>;
@@ -174,6 +176,8 @@ store_interface! {
         fn create_call(&self, new: NewCall) -> Result<CreatedCall, StoreError>;
         fn call(&self, sid: &CallSid) -> Result<Option<Call>, StoreError>;
         fn call_events(&self, sid: &CallSid) -> Result<Vec<CallEvent>, StoreError>;
+        /// The newest `limit` calls, optionally of one account, newest first.
+        fn calls(&self, account: Option<&AccountSid>, limit: i64) -> Result<Vec<Call>, StoreError>;
         /// Calls whose next step is due at `now`, soonest first.
         fn due_calls(&self, now: i64, limit: i64) -> Result<Vec<Call>, StoreError>;
         /// When the next pending call is due, if any is pending.

@@ -14,6 +14,7 @@ mod caller_ids;
 // The control API.
 mod control;
 mod control_access;
+mod control_lists;
 
 // Verification calls and their StatusCallbacks (Issue 3).
 mod call_flow;
@@ -33,6 +34,7 @@ mod restart;
 mod edge;
 
 // The change events the service publishes, and the race the store reports to it.
+mod event_stream;
 mod events;
 
 // The store interface itself, the same contract run against every backend.

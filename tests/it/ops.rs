@@ -195,7 +195,8 @@ async fn a_body_that_stalls_gets_408() {
 async fn unsupported_methods_on_the_control_api_get_twilio_405() {
     let app = TestApp::spawn().await;
     for (method, path) in [
-        (reqwest::Method::GET, "/_emulator/accounts"),
+        (reqwest::Method::PUT, "/_emulator/accounts"),
+        (reqwest::Method::POST, "/_emulator/events"),
         (reqwest::Method::DELETE, "/_emulator/reset"),
         (reqwest::Method::POST, "/_emulator/health"),
     ] {

@@ -31,6 +31,27 @@ struct AccountView {
     configured: bool,
 }
 
+/// `GET /_emulator/accounts`: every account, configured ones first.
+pub(super) async fn list_accounts(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let accounts: Vec<AccountView> = app
+        .service
+        .accounts()
+        .await?
+        .into_iter()
+        .map(|a| AccountView {
+            date_created: rfc2822(a.date_created),
+            sid: a.sid.to_string(),
+            auth_token: a.auth_token,
+            friendly_name: a.friendly_name,
+            configured: a.configured,
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "accounts": accounts }),
+    ))
+}
+
 pub(super) async fn create_account(
     State(app): State<AppState>,
     bytes: Bytes,

@@ -87,6 +87,25 @@ fn call_sid(path: Result<Path<String>, PathRejection>, uri: &Uri) -> Result<Call
         .ok_or_else(|| ApiError::not_found(uri.path()))
 }
 
+/// `GET /_emulator/calls`: the newest calls (`limit`, 100 unless told), optionally of one
+/// account, newest first, each with its timeline.
+pub(super) async fn list_calls(
+    State(app): State<AppState>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let q = super::journals::journal_query(&uri)?;
+    let calls = app
+        .service
+        .calls(q.account.as_ref(), q.limit as i64)
+        .await?;
+    let mut views = Vec::with_capacity(calls.len());
+    for call in calls {
+        let events = app.service.call_events(&call.sid).await?;
+        views.push(view(call, events));
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({ "calls": views })))
+}
+
 pub(super) async fn get_call(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,

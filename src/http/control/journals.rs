@@ -41,13 +41,13 @@ struct AttemptView {
 }
 
 /// `account_sid`, `call_sid` and `limit` from a control-API query string.
-struct JournalQuery {
-    account: Option<AccountSid>,
-    call: Option<CallSid>,
-    limit: usize,
+pub(super) struct JournalQuery {
+    pub account: Option<AccountSid>,
+    pub call: Option<CallSid>,
+    pub limit: usize,
 }
 
-fn journal_query(uri: &Uri) -> Result<JournalQuery, ApiError> {
+pub(super) fn journal_query(uri: &Uri) -> Result<JournalQuery, ApiError> {
     let params = Params::parse(uri.query().unwrap_or("").as_bytes())?;
     // The snake_case names, or Twilio's own PascalCase ones.
     let either = |a: &str, b: &str| -> Result<Option<String>, ApiError> {

@@ -5,6 +5,8 @@
 
 mod accounts;
 mod calls;
+mod event_view;
+mod events;
 mod health;
 mod journals;
 mod phones;
@@ -29,7 +31,10 @@ use crate::http::AppState;
 /// The control routes, behind the token check when one is configured.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/_emulator/accounts", post(accounts::create_account))
+        .route(
+            "/_emulator/accounts",
+            post(accounts::create_account).get(accounts::list_accounts),
+        )
         .route(
             "/_emulator/accounts/{account}",
             axum::routing::delete(accounts::delete_account),
@@ -40,17 +45,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/_emulator/accounts/{account}/outgoing-caller-ids",
-            post(phones::create_caller_id),
+            post(phones::create_caller_id).get(phones::list_caller_ids),
         )
         .route(
             "/_emulator/accounts/{account}/phones/{phone}",
             put(phones::set_behavior).get(phones::get_behavior),
         )
+        .route("/_emulator/calls", get(calls::list_calls))
         .route("/_emulator/calls/{call}", get(calls::get_call))
         .route("/_emulator/calls/{call}/digits", post(calls::post_digits))
         .route("/_emulator/callbacks", get(journals::list_callbacks))
         .route("/_emulator/requests", get(journals::list_requests))
         .route("/_emulator/reset", post(journals::reset))
+        .route("/_emulator/events", get(events::events))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -71,7 +78,10 @@ async fn require_token(State(app): State<AppState>, request: Request, next: Next
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(String::from)
+            .or_else(|| query_token(request.uri()));
+        let given = given.as_deref();
         if !given.is_some_and(|g| same_secret(g, token)) {
             let mut response = ApiError {
                 message: "The control API requires Authorization: Bearer <control token>"
@@ -88,6 +98,15 @@ async fn require_token(State(app): State<AppState>, request: Request, next: Next
         }
     }
     next.run(request).await
+}
+
+/// `?token=` on the event stream, which a browser's EventSource opens without headers.
+fn query_token(uri: &axum::http::Uri) -> Option<String> {
+    if uri.path() != "/_emulator/events" {
+        return None;
+    }
+    let params = crate::http::form::Params::parse(uri.query()?.as_bytes()).ok()?;
+    params.get("token").ok().flatten().map(String::from)
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{body, json, phone, PathAccount, PathPhone};
 use crate::domain::call::{Behavior, BehaviorSource};
-use crate::domain::caller_id::FriendlyName;
+use crate::domain::caller_id::{Cursor, FriendlyName, ListFilter};
 use crate::domain::sid::AccountSid;
 use crate::domain::PhoneNumber;
 use crate::http::error::ApiError;
@@ -42,6 +42,23 @@ pub(super) async fn create_caller_id(
         .add_caller_id(&account, &phone, friendly_name)
         .await?;
     Ok(json(StatusCode::CREATED, &to_json(&row)))
+}
+
+/// `GET /_emulator/accounts/{AccountSid}/outgoing-caller-ids`: the account's caller IDs in
+/// sid order, up to 1000, in the Twilio API's JSON form.
+pub(super) async fn list_caller_ids(
+    State(app): State<AppState>,
+    PathAccount(account): PathAccount,
+) -> Result<Response, ApiError> {
+    let page = app
+        .service
+        .list_caller_ids(&account, ListFilter::default(), &Cursor::Start, 1000)
+        .await?;
+    let rows: Vec<_> = page.rows.iter().map(|row| to_json(row)).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "outgoing_caller_ids": rows, "has_more": page.has_more_after }),
+    ))
 }
 
 #[derive(Default, Deserialize)]

@@ -230,6 +230,15 @@ impl Service {
         Ok(self.store.call(sid).await?)
     }
 
+    /// The newest `limit` calls, optionally of one account, newest first.
+    pub async fn calls(
+        &self,
+        account: Option<&AccountSid>,
+        limit: i64,
+    ) -> Result<Vec<Call>, ServiceError> {
+        Ok(self.store.calls(account, limit).await?)
+    }
+
     pub async fn call_events(&self, sid: &CallSid) -> Result<Vec<CallEvent>, ServiceError> {
         Ok(self.store.call_events(sid).await?)
     }

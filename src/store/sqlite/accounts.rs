@@ -117,6 +117,14 @@ impl AccountStore for SqliteStore {
         row.map(AccountRow::parse).transpose()
     }
 
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let rows: Vec<AccountRow> =
+            sqlx::query_as("SELECT * FROM accounts ORDER BY configured DESC, sid")
+                .fetch_all(self.read())
+                .await?;
+        rows.into_iter().map(AccountRow::parse).collect()
+    }
+
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
         let insert = sqlx::query(
             "INSERT INTO accounts (sid, auth_token, friendly_name, configured, date_created)

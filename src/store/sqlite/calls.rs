@@ -8,7 +8,7 @@ use super::{group_commit, Change, SqliteStore};
 use crate::domain::call::{Call, CallEvent, EventKind};
 use crate::domain::caller_id::NewCallerId;
 use crate::domain::plan::{CallUpdate, NewCall};
-use crate::domain::sid::CallSid;
+use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{Applied, CallStore, CreatedCall, StoreError};
 
 /// What one update did, before the caller IDs it made are in memory.
@@ -39,6 +39,20 @@ impl CallStore for SqliteStore {
         .fetch_all(self.read())
         .await?;
         parse_all(rows, CallEventRow::parse)
+    }
+
+    async fn calls(
+        &self,
+        account: Option<&AccountSid>,
+        limit: i64,
+    ) -> Result<Vec<Call>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM calls WHERE 1 = 1");
+        if let Some(a) = account {
+            q.push(" AND account_sid = ").push_bind(a.as_str());
+        }
+        q.push(" ORDER BY rowid DESC LIMIT ").push_bind(limit);
+        let rows: Vec<CallRow> = q.build_query_as().fetch_all(self.read()).await?;
+        parse_all(rows, CallRow::parse)
     }
 
     async fn due_calls(&self, now: i64, limit: i64) -> Result<Vec<Call>, StoreError> {

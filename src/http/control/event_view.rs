@@ -1,0 +1,81 @@
+//! The JSON view of each change event on `/_emulator/events`: its SSE `event:` name and its
+//! `data:` object. The domain's [`Event`] knows nothing of HTTP; this is its wire form.
+
+use serde_json::{json, Value};
+
+use crate::domain::event::Event;
+use crate::http::render::{rfc2822, rfc3339_millis};
+use crate::http::twilio::caller_id_repr::to_json;
+
+/// The SSE event name of `event`.
+pub(super) fn name(event: &Event) -> &'static str {
+    match event {
+        Event::CallerIdCreated(_) => "caller_id.created",
+        Event::CallerIdRenamed(_) => "caller_id.renamed",
+        Event::CallerIdDeleted { .. } => "caller_id.deleted",
+        Event::CallStep(_) => "call.step",
+        Event::CallbackAttempted { .. } => "callback.attempted",
+        Event::RequestJournalled { .. } => "request.journalled",
+        Event::AccountCreated { .. } => "account.created",
+        Event::AccountDeleted { .. } => "account.deleted",
+        Event::Reset => "reset",
+    }
+}
+
+/// The JSON `data:` of `event`.
+pub(super) fn data(event: &Event) -> Value {
+    match event {
+        Event::CallerIdCreated(row) | Event::CallerIdRenamed(row) => {
+            serde_json::to_value(to_json(row)).unwrap_or(Value::Null)
+        }
+        Event::CallerIdDeleted { account_sid, sid } => json!({
+            "account_sid": account_sid.as_str(),
+            "sid": sid.as_str(),
+        }),
+        Event::CallStep(step) => json!({
+            "account_sid": step.account_sid.as_str(),
+            "call_sid": step.call_sid.as_str(),
+            "kind": step.kind.as_str(),
+            "note": step.note,
+            "at": rfc3339_millis(step.at),
+            "date": rfc2822(step.at / 1000),
+            "status": step.status.as_str(),
+            "verification_status": step.verification_status.map(|v| v.as_str()),
+        }),
+        Event::CallbackAttempted {
+            account_sid,
+            call_sid,
+            attempt,
+            state,
+        } => json!({
+            "account_sid": account_sid.as_str(),
+            "call_sid": call_sid.as_str(),
+            "callback_id": attempt.callback_id,
+            "attempt": attempt.attempt,
+            "at": rfc3339_millis(attempt.at),
+            "url": attempt.url,
+            "signature": attempt.signature,
+            "status_code": attempt.status_code,
+            "latency_ms": attempt.latency_ms,
+            "error": attempt.error,
+            "state": state.as_str(),
+        }),
+        Event::RequestJournalled {
+            account_sid,
+            request_id,
+            method,
+            path,
+            status,
+        } => json!({
+            "account_sid": account_sid.as_ref().map(|s| s.as_str()),
+            "request_id": request_id.as_str(),
+            "method": method,
+            "path": path,
+            "status": status,
+        }),
+        Event::AccountCreated { sid } | Event::AccountDeleted { sid } => {
+            json!({ "sid": sid.as_str() })
+        }
+        Event::Reset => json!({}),
+    }
+}
