@@ -1,4 +1,4 @@
-//! Verification calls, their timelines and the statements their changes share.
+//! Verification calls and their timelines: read, moved on by the scheduler, and keyed.
 
 use sqlx::{QueryBuilder, Sqlite};
 
