@@ -143,6 +143,8 @@ def cmd_table(args):
     fact("WAL file after the create benchmark and its calls", "wal_after_create_mb", "MB")
     fact("database file after the write benchmarks", "db_mb", "MB")
     fact("verification calls created by the create benchmark, drained in", "drain_s", "s")
+    fact("event delivery latency, step taken to event read (p50)", "event_latency_p50_ms", "ms")
+    fact("event delivery latency, step taken to event read (p99)", "event_latency_p99_ms", "ms")
     fact("flow: StatusCallbacks delivered (receiver answering 200)", "flow_callbacks_delivered", "")
     fact("flow: callbacks delivered per second, until the queue drained", "flow_callbacks_per_s", "/s")
     fact("flow: time the queue took to drain after the load stopped", "flow_drain_after_load_s", "s")
