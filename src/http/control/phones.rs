@@ -17,7 +17,7 @@ use crate::http::AppState;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewCallerId {
+pub(super) struct NewCallerId {
     phone_number: Option<String>,
     friendly_name: Option<String>,
 }
@@ -46,7 +46,7 @@ pub(super) async fn create_caller_id(
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SetBehavior {
+pub(super) struct SetBehavior {
     behavior: Option<String>,
 }
 

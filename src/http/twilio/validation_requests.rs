@@ -86,7 +86,7 @@ pub fn parse_request(params: &Params) -> Result<ValidationRequest, ApiError> {
 /// normalized (as the callback request will carry it: `http://host` gets its `/`, spaces and
 /// non-ASCII characters are percent-encoded) and without its fragment, which is never sent, so
 /// that the signature covers exactly the URL the receiver sees.
-fn check_callback_url(url: &str) -> Result<String, ApiError> {
+pub fn check_callback_url(url: &str) -> Result<String, ApiError> {
     let invalid =
         |why: &str| ApiError::bad_request(21456, format!("StatusCallback {why}: {url:?}"));
     if url.chars().count() > MAX_CALLBACK_URL {
