@@ -60,7 +60,10 @@ impl PhoneNumber {
                     && national.len() + code.to_string().len() <= 15
                     && parsed.country().id().is_some())
         };
-        plausible.then(|| format!("+{code}{national}"))
+        // E.164 allows 15 digits at most, which storage holds numbers to (`from_stored`); the
+        // metadata calls some longer national numbers valid (+49 with 14 digits).
+        let e164 = format!("+{code}{national}");
+        (plausible && e164.len() <= 16).then_some(e164)
     }
 
     /// Loads libphonenumber's metadata, which the first parse otherwise does (about 150 ms,
@@ -140,6 +143,16 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    /// Found by the phone_number fuzz target: +4937542035919375, 16 digits, was accepted
+    /// (libphonenumber calls it a valid German number) and then refused by `from_stored`,
+    /// so a caller ID stored with it could not be read back.
+    #[test]
+    fn accepts_at_most_fifteen_digits_as_storage_does() {
+        assert_eq!(e164("+4937542035919375"), None);
+        let fifteen = PhoneNumber::parse("+493754203591937").expect("15 digits");
+        assert!(PhoneNumber::from_stored(fifteen.as_str().to_string()).is_ok());
     }
 
     #[test]
