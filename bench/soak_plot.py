@@ -1,4 +1,5 @@
-"""Plots scripts/soak's samples.csv: RSS, descriptors and threads, p99, WAL over time.
+"""Plots scripts/soak's samples.csv: RSS, descriptors and threads, p50/p99, WAL and database
+file over time, with the callback receiver's slow and down spells shaded.
 
     python bench/soak_plot.py samples.csv soak.png [WARMUP_SECONDS]
 """
@@ -35,7 +36,15 @@ def main():
         ax.legend(loc="upper left", fontsize=9)
         if warm:
             ax.axvline(warm / 60, color="grey", linestyle="--", linewidth=0.8)
-    axes[-1].set_xlabel("minutes since start (dashed line: end of warm-up)")
+        # The callback receiver's state at each sample: slow (orange) or down (grey) behind.
+        for i, r in enumerate(rows):
+            shade = {"slow": "tab:orange", "down": "grey"}.get(r["receiver_mode"])
+            if shade:
+                left = t[i - 1] if i else 0
+                ax.axvspan(left, t[i], color=shade, alpha=0.12, linewidth=0)
+    axes[-1].set_xlabel(
+        "minutes since start (dashed line: end of warm-up; shaded: callback receiver slow (orange) or down (grey))"
+    )
     total = sum(int(r["requests"]) for r in rows)
     fig.suptitle(
         f"scripts/soak: {t[-1]:.0f} min, {total} requests, 5xx {rows[-1]['errors_5xx']}, "
