@@ -14,7 +14,18 @@ impl PhoneNumber {
     /// have a known country code and a length that country allows; for +1, ten digits whose
     /// area code starts with 2–9. Whether the number is assigned is not checked, so the
     /// fictional 555 numbers and Twilio's magic test numbers are accepted.
+    ///
+    /// A number is accepted only when its E.164 text reads back as the same number, so that
+    /// what is stored (and filtered on, and shown) parses to itself: libphonenumber reads
+    /// `+4400001761922187` as +44001761922187, whose E.164 text reads as +441761922187, and
+    /// such a number is refused rather than stored under a text that names another.
     pub fn parse(input: &str) -> Option<PhoneNumber> {
+        let e164 = Self::read(input)?;
+        (Self::read(&e164).as_deref() == Some(e164.as_str())).then_some(PhoneNumber(e164))
+    }
+
+    /// The E.164 text of what a client sent, by libphonenumber and the rules above.
+    fn read(input: &str) -> Option<String> {
         let input = input.trim();
         if input.is_empty() || input.len() > 64 || input.chars().any(|c| c.is_control()) {
             return None;
@@ -49,7 +60,10 @@ impl PhoneNumber {
                     && national.len() + code.to_string().len() <= 15
                     && parsed.country().id().is_some())
         };
-        plausible.then(|| PhoneNumber(format!("+{code}{national}")))
+        // E.164 allows 15 digits at most, which storage holds numbers to (`from_stored`); the
+        // metadata calls some longer national numbers valid (+49 with 14 digits).
+        let e164 = format!("+{code}{national}");
+        (plausible && e164.len() <= 16).then_some(e164)
     }
 
     /// Loads libphonenumber's metadata, which the first parse otherwise does (about 150 ms,
@@ -107,6 +121,38 @@ mod tests {
 
     fn e164(s: &str) -> Option<String> {
         PhoneNumber::parse(s).map(|p| p.to_string())
+    }
+
+    /// Found by the phone_number fuzz target: `+4400001761922187` was stored as
+    /// +44001761922187, a text that parses as another number, +441761922187.
+    #[test]
+    fn a_parsed_number_parses_again_to_itself() {
+        assert_eq!(e164("+4400001761922187"), None);
+        assert_eq!(e164("+44001761922187").as_deref(), Some("+441761922187"));
+        for input in [
+            "+14158675309",
+            "+442071838750",
+            "+33 1 42 68 53 00",
+            "+390612345678",
+            "+44001761922187",
+        ] {
+            let number = PhoneNumber::parse(input).expect(input);
+            assert_eq!(
+                PhoneNumber::parse(number.as_str()),
+                Some(number.clone()),
+                "{input}"
+            );
+        }
+    }
+
+    /// Found by the phone_number fuzz target: +4937542035919375, 16 digits, was accepted
+    /// (libphonenumber calls it a valid German number) and then refused by `from_stored`,
+    /// so a caller ID stored with it could not be read back.
+    #[test]
+    fn accepts_at_most_fifteen_digits_as_storage_does() {
+        assert_eq!(e164("+4937542035919375"), None);
+        let fifteen = PhoneNumber::parse("+493754203591937").expect("15 digits");
+        assert!(PhoneNumber::from_stored(fifteen.as_str().to_string()).is_ok());
     }
 
     #[test]

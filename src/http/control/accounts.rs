@@ -16,7 +16,7 @@ use crate::http::AppState;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewAccount {
+pub(super) struct NewAccount {
     sid: Option<String>,
     auth_token: Option<String>,
     friendly_name: Option<String>,
@@ -107,7 +107,7 @@ pub(super) async fn delete_account(
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub(super) struct NewKey {
     friendly_name: Option<String>,
 }
 

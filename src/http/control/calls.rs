@@ -117,7 +117,7 @@ pub(super) async fn get_call(
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Digits {
+pub(super) struct Digits {
     digits: Option<String>,
 }
 

@@ -131,6 +131,44 @@ fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
+/// The control API's JSON request bodies, by the call that takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `POST /_emulator/accounts`
+    NewAccount,
+    /// `POST /_emulator/accounts/{account}/keys`
+    NewKey,
+    /// `POST /_emulator/accounts/{account}/outgoing-caller-ids`
+    NewCallerId,
+    /// `PUT /_emulator/accounts/{account}/phones/{phone}`
+    SetBehavior,
+    /// `POST /_emulator/calls/{call}/digits`
+    Digits,
+}
+
+impl BodyKind {
+    pub const ALL: [BodyKind; 5] = [
+        BodyKind::NewAccount,
+        BodyKind::NewKey,
+        BodyKind::NewCallerId,
+        BodyKind::SetBehavior,
+        BodyKind::Digits,
+    ];
+}
+
+/// Reads `bytes` as the JSON body of `kind` exactly as its handler does (the handler's checks
+/// of the values come after); the entry point of the fuzz target for these bodies.
+pub fn parse_body(kind: BodyKind, bytes: &[u8]) -> Result<(), ApiError> {
+    let bytes = Bytes::copy_from_slice(bytes);
+    match kind {
+        BodyKind::NewAccount => body::<accounts::NewAccount>(&bytes).map(drop),
+        BodyKind::NewKey => body::<accounts::NewKey>(&bytes).map(drop),
+        BodyKind::NewCallerId => body::<phones::NewCallerId>(&bytes).map(drop),
+        BodyKind::SetBehavior => body::<phones::SetBehavior>(&bytes).map(drop),
+        BodyKind::Digits => body::<calls::Digits>(&bytes).map(drop),
+    }
+}
+
 /// The value of the path parameter `name`; a request without it is 404.
 async fn path_param(parts: &mut Parts, app: &AppState, name: &str) -> Result<String, ApiError> {
     let params = RawPathParams::from_request_parts(parts, app).await.ok();
@@ -174,4 +212,25 @@ impl FromRequestParts<AppState> for PathPhone {
 /// A phone number from a control-API path or body, with the Twilio API's 21421 error.
 fn phone(raw: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(raw).ok_or_else(|| ApiError::invalid_phone_number(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_body_reads_each_body_as_its_handler_does() {
+        for kind in BodyKind::ALL {
+            assert!(
+                parse_body(kind, b"").is_ok(),
+                "{kind:?}: empty is the default"
+            );
+            assert!(parse_body(kind, b" \n").is_ok(), "{kind:?}: blank too");
+            assert!(parse_body(kind, b"{\"nope\": 1}").is_err(), "{kind:?}");
+            assert!(parse_body(kind, b"{").is_err(), "{kind:?}");
+        }
+        assert!(parse_body(BodyKind::Digits, br#"{"digits":"123#"}"#).is_ok());
+        assert!(parse_body(BodyKind::SetBehavior, br#"{"behavior":7}"#).is_err());
+        assert!(parse_body(BodyKind::NewCallerId, br#"{"phone_number":"+14155551212"}"#).is_ok());
+    }
 }

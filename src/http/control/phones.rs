@@ -17,7 +17,7 @@ use crate::http::AppState;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewCallerId {
+pub(super) struct NewCallerId {
     phone_number: Option<String>,
     friendly_name: Option<String>,
 }
@@ -63,7 +63,7 @@ pub(super) async fn list_caller_ids(
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SetBehavior {
+pub(super) struct SetBehavior {
     behavior: Option<String>,
 }
 
