@@ -51,7 +51,8 @@ impl AppState {
             retry_delay: Duration::from_millis(settings.callback_retry_delay_ms),
         };
         let metrics = Arc::new(Metrics::default());
-        let service = Service::new(store, metrics.clone(), timing, policy)?;
+        let backlog = settings.event_backlog as usize;
+        let service = Service::new(store, metrics.clone(), timing, policy, backlog)?;
         service.start_up(settings.parsed_accounts()?).await?;
         let ca = LocalCa::load_or_create(&settings.data_dir())
             .map_err(|e| format!("the local certificate authority: {e}"))?;

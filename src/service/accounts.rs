@@ -79,6 +79,12 @@ impl Service {
         }
     }
 
+    /// An account's API keys in creation order, secrets included (the caller decides what
+    /// to show).
+    pub async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, ServiceError> {
+        Ok(self.store.api_keys(account).await?)
+    }
+
     /// Wipes every caller ID, call, callback, key, behaviour and non-configured account.
     pub async fn reset(&self) -> Result<(), ServiceError> {
         self.store.reset().await?;

@@ -61,22 +61,21 @@ pub struct Service {
     handoff: verification::handoff::Handoff,
 }
 
-/// How many events a slow subscriber may fall behind before it is told to resync.
-const EVENT_BACKLOG: usize = 1024;
-
 impl Service {
     /// Fails if the callback client cannot be built (its timeout and no-redirect policy are
-    /// not optional).
+    /// not optional). `event_backlog` is how many events a slow subscriber may fall behind
+    /// before it is told to resync.
     pub fn new(
         store: Store,
         metrics: Arc<Metrics>,
         timing: Timing,
         policy: CallbackPolicy,
+        event_backlog: usize,
     ) -> Result<Service, reqwest::Error> {
         let client = verification::sender::client(policy.timeout)?;
         Ok(Service {
             store,
-            events: Events::new(EVENT_BACKLOG),
+            events: Events::new(event_backlog),
             metrics,
             timing,
             policy,

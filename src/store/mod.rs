@@ -148,6 +148,9 @@ store_interface! {
         fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError>;
         /// Not found when the key's account does not exist.
         fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+        /// An account's API keys in creation order; empty when the account has none (or
+        /// does not exist).
+        fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError>;
     }
 
     /// Verified caller IDs and the callee behaviour set for numbers.

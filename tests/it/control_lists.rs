@@ -1,5 +1,5 @@
-//! The control API's lists the inspector page reads (Issue 12): calls, accounts and an
-//! account's caller IDs; and the page itself: served embedded, with its CSP, `/` sending a
+//! The control API's lists the inspector page reads (Issue 12): calls, accounts, an account's
+//! API keys and caller IDs; and the page itself: served embedded, with its CSP, `/` sending a
 //! browser there, and neither without the control API.
 
 use reqwest::StatusCode;
@@ -74,6 +74,44 @@ async fn accounts_and_caller_ids_are_listed() {
     numbers.sort();
     assert_eq!(numbers, ["+14155550193", "+14155550194"]);
     let missing = "/_emulator/accounts/AC00000000000000000000000000000000/outgoing-caller-ids";
+    let missing = send(app.client.get(app.url(missing))).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn api_keys_are_listed_without_their_secrets() {
+    let app = TestApp::spawn().await;
+    let other = new_account(&app).await;
+    let path = format!("/_emulator/accounts/{}/keys", other.sid);
+    let mut made = Vec::new();
+    for name in ["first", "second"] {
+        let reply = send(
+            app.client
+                .post(app.url(&path))
+                .json(&serde_json::json!({ "friendly_name": name })),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        made.push(reply.json());
+    }
+
+    let listed = send(app.client.get(app.url(&path))).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let keys = listed.json()["keys"].as_array().expect("keys").clone();
+    assert_eq!(keys.len(), 2);
+    for (key, made) in keys.iter().zip(&made) {
+        assert_eq!(key["sid"], made["sid"]);
+        assert_eq!(key["account_sid"], other.sid.as_str());
+        assert_eq!(key["friendly_name"], made["friendly_name"]);
+        assert_eq!(key["date_created"], made["date_created"]);
+        assert!(key.get("secret").is_none(), "{key}");
+        let secret = made["secret"].as_str().expect("secret");
+        assert!(!listed.body.contains(secret), "a secret is listed");
+    }
+    let mine = format!("/_emulator/accounts/{SID}/keys");
+    let mine = send(app.client.get(app.url(&mine))).await;
+    assert_eq!(mine.json()["keys"], serde_json::json!([]));
+    let missing = "/_emulator/accounts/AC00000000000000000000000000000000/keys";
     let missing = send(app.client.get(app.url(missing))).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -57,6 +57,10 @@ test("accounts, behaviours and fixtures are managed from the page, errors inline
   // An API key, then the account is deleted and leaves the page.
   await card.getByRole("button", { name: "Create API key" }).click();
   await card.getByText(/New API key SK[0-9a-f]{32}/).waitFor();
+  // The key is listed under its account, without its secret.
+  const shown = (await card.getByRole("status").textContent()).match(/(SK[0-9a-f]{32}), secret ([0-9a-f]{32})/);
+  await card.locator(`ul.keys [data-key="${shown[1]}"]`).waitFor();
+  assert.ok(!(await card.locator("ul.keys").textContent()).includes(shown[2]), "the list shows no secret");
   await shoot(page, "08-forms");
   await card.getByRole("button", { name: `Delete account ${sid}` }).click();
   await page.locator(`#accounts article[data-account="${sid}"]`).waitFor({ state: "detached", timeout: 5000 });

@@ -145,3 +145,32 @@ pub(super) async fn create_key(
         },
     ))
 }
+
+/// An API key as listed: never its secret, which only its creation shows.
+#[derive(Serialize)]
+struct ListedKey {
+    sid: String,
+    account_sid: String,
+    friendly_name: String,
+    date_created: String,
+}
+
+/// `GET /_emulator/accounts/{account}/keys`: the account's API keys in creation order.
+pub(super) async fn list_keys(
+    State(app): State<AppState>,
+    PathAccount(account): PathAccount,
+) -> Result<Response, ApiError> {
+    let keys: Vec<ListedKey> = app
+        .service
+        .api_keys(&account)
+        .await?
+        .into_iter()
+        .map(|k| ListedKey {
+            date_created: rfc2822(k.date_created),
+            sid: k.sid.to_string(),
+            account_sid: k.account_sid.to_string(),
+            friendly_name: k.friendly_name,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &serde_json::json!({ "keys": keys })))
+}

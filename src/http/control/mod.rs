@@ -41,7 +41,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/_emulator/accounts/{account}/keys",
-            post(accounts::create_key),
+            post(accounts::create_key).get(accounts::list_keys),
         )
         .route(
             "/_emulator/accounts/{account}/outgoing-caller-ids",

@@ -167,6 +167,16 @@ impl AccountStore for SqliteStore {
         .bind(key.date_created);
         self.credentials_write(insert).await
     }
+
+    async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
+        // rowid is the insertion order: keys made in the same second keep theirs.
+        let rows: Vec<ApiKeyRow> =
+            sqlx::query_as("SELECT * FROM api_keys WHERE account_sid = ? ORDER BY rowid")
+                .bind(account.as_str())
+                .fetch_all(self.read())
+                .await?;
+        rows.into_iter().map(ApiKeyRow::parse).collect()
+    }
 }
 
 impl SqliteStore {

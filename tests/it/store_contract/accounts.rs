@@ -290,4 +290,29 @@ contract_tests! {
             .expect("credential")
             .is_none());
     }
+
+    /// An account's keys are listed in creation order, secrets included; another account's
+    /// are not, and an account without keys has none; deleting the account takes them.
+    async fn api_keys_are_listed_per_account_in_creation_order(b: Backend) {
+        let s = &b.store;
+        let mine = new_account(s).await;
+        let theirs = new_account(s).await;
+        assert!(s.api_keys(&mine).await.expect("no keys").is_empty());
+        let first = api_key(&mine);
+        let second = api_key(&mine);
+        let other = api_key(&theirs);
+        for key in [&second, &other, &first] {
+            s.create_api_key(key).await.expect("create key");
+        }
+        let listed = s.api_keys(&mine).await.expect("keys");
+        let sids: Vec<&str> = listed.iter().map(|k| k.sid.as_str()).collect();
+        assert_eq!(sids, [second.sid.as_str(), first.sid.as_str()]);
+        assert_eq!(listed[1].secret, first.secret);
+        assert_eq!(listed[1].account_sid, mine);
+        assert_eq!(listed[1].friendly_name, first.friendly_name);
+        assert_eq!(listed[1].date_created, first.date_created);
+        assert!(s.delete_account(&mine).await.expect("delete"));
+        assert!(s.api_keys(&mine).await.expect("keys").is_empty());
+        assert_eq!(s.api_keys(&theirs).await.expect("keys").len(), 1);
+    }
 }

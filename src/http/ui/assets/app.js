@@ -9,6 +9,7 @@ import { renderAccounts, renderCallbacks, renderCallerIds, renderRequests } from
 const state = {
   filter: '',
   accounts: [],
+  keys: new Map(),
   calls: new Map(),
   callerIds: new Map(),
   callbacks: [],
@@ -26,7 +27,7 @@ function renderAll() {
   renderCallerIds(state.callerIds, state.accounts, state.filter, loadCallerIdsAll);
   renderCallbacks(state.callbacks, state.filter);
   renderRequests(state.requests, state.filter);
-  renderAccounts(state.accounts.filter((a) => !state.filter || a.sid === state.filter), loadAccounts);
+  renderAccounts(state.accounts.filter((a) => !state.filter || a.sid === state.filter), state.keys, loadAccounts, loadKeys);
 }
 
 function accountOptions() {
@@ -53,9 +54,19 @@ async function loadCallerIds(account) {
   state.callerIds.set(account, rows);
 }
 
+async function loadKeys(account) {
+  const { keys } = await control('GET', `/_emulator/accounts/${account}/keys`);
+  state.keys.set(account, keys);
+  return keys;
+}
+
 async function loadCallerIdsAll() {
   state.callerIds.clear();
-  await Promise.all(state.accounts.map((a) => loadCallerIds(a.sid).catch(() => {})));
+  state.keys.clear();
+  await Promise.all(state.accounts.flatMap((a) => [
+    loadCallerIds(a.sid).catch(() => {}),
+    loadKeys(a.sid).catch(() => {}),
+  ]));
   renderAll();
 }
 

@@ -87,16 +87,24 @@ export function renderRequests(requests, filter) {
     el('td', {}, mono(r.request_id)))));
 }
 
-/** The accounts, with key creation and deletion. */
-export function renderAccounts(accounts, onChange) {
+// An account's API keys, without secrets (the list never has them).
+function keyItems(keys) {
+  if (!keys || keys.length === 0) return [el('li', { class: 'note', text: 'No API keys' })];
+  return keys.map((k) => el('li', { 'data-key': k.sid }, mono(k.sid), ` ${k.friendly_name} `, time(k.date_created)));
+}
+
+/** The accounts with their API keys, key creation and deletion. */
+export function renderAccounts(accounts, keys, onChange, loadKeys) {
   fill(document.getElementById('accounts-list'), accounts.map((account) => {
     const error = el('p', { class: 'error', role: 'alert' });
     const keyOut = el('p', { class: 'note', role: 'status' });
+    const keyList = el('ul', { class: 'keys', 'aria-label': `API keys of ${account.sid}` }, keyItems(keys.get(account.sid)));
     const newKey = async () => {
       try {
         const key = await control('POST', `/_emulator/accounts/${account.sid}/keys`, { friendly_name: 'inspector' });
         keyOut.textContent = `New API key ${key.sid}, secret ${key.secret} (shown once)`;
         error.textContent = '';
+        fill(keyList, keyItems(await loadKeys(account.sid)));
       } catch (e) { error.textContent = e.message; }
     };
     const remove = async () => {
@@ -108,6 +116,7 @@ export function renderAccounts(accounts, onChange) {
     return el('article', { class: 'card', 'data-account': account.sid },
       el('h3', {}, mono(account.sid), ` ${account.friendly_name}`, account.configured ? badge('configured', '') : ''),
       details([['Auth token', mono(account.auth_token)], ['Created', time(account.date_created)]]),
+      keyList,
       el('div', { class: 'row-actions' },
         el('button', { type: 'button', onclick: newKey, text: 'Create API key' }),
         account.configured ? null : el('button', { type: 'button', onclick: remove, text: `Delete account ${account.sid}` })),
