@@ -91,7 +91,8 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_MAX_HEADER_BYTES", default_value_t = 16_384)]
     pub max_header_bytes: usize,
 
-    /// Milliseconds a request may take before it is answered with 408.
+    /// Milliseconds a request may take before it is answered with 408; 0 answers every
+    /// request with 408 (for testing a client's handling of it).
     #[arg(long, env = "CALLERID_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
 

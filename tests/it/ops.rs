@@ -38,8 +38,7 @@ async fn oversized_headers_get_431_with_twilio_body() {
 
 #[tokio::test]
 async fn request_timeout_gets_408_with_twilio_body() {
-    // A call is read from SQLite, so its handler waits at least once and the spent timeout
-    // ends the request there.
+    // No time at all: the request is answered 408 before its handler runs.
     let app = TestApp::spawn_with(|s| s.request_timeout_ms = 0).await;
     let response = app
         .get(&app.api("/Calls/CA00000000000000000000000000000001.json"))

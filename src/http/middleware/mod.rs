@@ -63,6 +63,10 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             )
             .into_response(),
         )
+    } else if settings.request_timeout_ms == 0 {
+        // No time at all: every request is answered 408 before it runs, whatever the timer's
+        // granularity (a 0 ms timer fires at its next tick, after a fast handler is done).
+        (None, ApiError::timeout().into_response())
     } else if request.body().is_end_stream() {
         // No body to read: the request goes on as it came.
         let timeout = Duration::from_millis(settings.request_timeout_ms);
