@@ -13,6 +13,7 @@ pub mod checks;
 pub mod client;
 pub mod db;
 pub mod listing;
+pub mod pg;
 pub mod receiver;
 pub mod signature;
 pub mod wait;
