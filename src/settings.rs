@@ -24,14 +24,20 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_LISTEN", default_value = "127.0.0.1:4015")]
     pub listen: SocketAddr,
 
-    /// SQLite database: `sqlite://rel.db`, `sqlite:///abs/path.db`, or `sqlite::memory:`.
-    /// Created if missing.
+    /// The database: SQLite as `sqlite://rel.db`, `sqlite:///abs/path.db` or
+    /// `sqlite::memory:` (created if missing), or PostgreSQL as
+    /// `postgres://user:password@host:port/database` (the database must exist).
     #[arg(
         long,
         env = "CALLERID_DATABASE_URL",
         default_value = "sqlite://callerid-emulator.db"
     )]
     pub database_url: String,
+
+    /// Seconds to keep trying to reach the database at start-up (waiting 0.25 s, doubling up
+    /// to 5 s, between tries, each logged) before giving up; 0 tries for ever.
+    #[arg(long, env = "CALLERID_DATABASE_RETRY_SECS", default_value_t = 60)]
+    pub database_retry_secs: u64,
 
     /// An account as `AccountSid:AuthToken`; repeat the flag, or separate with commas in the
     /// environment variable. With none, the development account
@@ -120,8 +126,8 @@ pub struct Settings {
     pub proxy_listen: Option<SocketAddr>,
 
     /// Where the local certificate authority is kept (made on first start). Default: the
-    /// database file's folder; for an in-memory database, `callerid-emulator` in the system's
-    /// temporary folder.
+    /// database file's folder; for an in-memory or a PostgreSQL database, `callerid-emulator`
+    /// in the system's temporary folder.
     #[arg(long, env = "CALLERID_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 
@@ -144,7 +150,7 @@ impl std::fmt::Debug for Settings {
             .collect();
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_password(&self.database_url))
             .field("accounts", &accounts)
             .field("time_scale", &self.time_scale)
             .field("control_api", &self.control_api)
@@ -159,6 +165,22 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir())
             .finish_non_exhaustive()
     }
+}
+
+/// `url` with the password of its user info (if any) replaced, for the log.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let Some((user_info, _)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = user_info.split_once(':') else {
+        return url.to_string();
+    };
+    let after = &rest[user_info.len()..];
+    format!("{scheme}://{user}:<redacted>{after}")
 }
 
 impl Settings {
@@ -198,6 +220,9 @@ impl Settings {
             return dir.clone();
         }
         let url = &self.database_url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return std::env::temp_dir().join("callerid-emulator");
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))

@@ -38,6 +38,22 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (refused, timed out, still starting up): an
+    /// error worth trying again later, unlike a bad URL or a failed migration.
+    pub fn is_unreachable(&self) -> bool {
+        let StoreError::Backend(source) = self else {
+            return false;
+        };
+        match source.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+            // 57P03: the database system is starting up (or shutting down).
+            Some(sqlx::Error::Database(e)) => e.code().is_some_and(|c| c == "57P03"),
+            _ => false,
+        }
+    }
+}
+
 /// What a new validation request did.
 #[derive(Debug, Default)]
 pub struct CreatedCall {

@@ -122,11 +122,11 @@ pub fn database_for(folder: &Path) -> String {
     url
 }
 
-/// Skips (with a message) a test that reads or writes the SQLite file itself, when the suite
-/// runs on PostgreSQL: `true` when the test should return at once.
+/// Skips (with a message) a test of the SQLite file itself (its default place, or writes
+/// into it), when the suite runs on PostgreSQL: `true` when the test should return at once.
 pub fn skip_on_postgres(what: &str) -> bool {
     if backend_is_postgres() {
-        eprintln!("skipped on PostgreSQL: {what} inspects the SQLite file itself");
+        eprintln!("skipped on PostgreSQL: {what} is about the SQLite file itself");
         return true;
     }
     false
