@@ -250,3 +250,23 @@ impl Settings {
         self.parsed_accounts().map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn the_log_never_shows_a_database_password() {
+        assert_eq!(
+            redact_password("postgres://emulator:s3cret@db:5432/callerid"),
+            "postgres://emulator:<redacted>@db:5432/callerid"
+        );
+        for kept in [
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "sqlite://callerid-emulator.db",
+            "sqlite::memory:",
+        ] {
+            assert_eq!(redact_password(kept), kept);
+        }
+    }
+}

@@ -112,7 +112,7 @@ impl CallerIdStore for PgStore {
                 q.push(")");
             }
         }
-        q.push(&format!(
+        q.push(format!(
             " AS beyond) e LEFT JOIN LATERAL (SELECT {COLUMNS} FROM outgoing_caller_ids"
         ));
         push_filter(&mut q, account, &filter);
