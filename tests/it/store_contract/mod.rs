@@ -163,4 +163,5 @@ mod caller_id_lists;
 mod caller_ids;
 mod calls;
 mod durability;
+mod replicas;
 mod upkeep;
