@@ -5,7 +5,10 @@
 //!
 //! A test is declared with [`contract_tests!`] as `async fn name(b: Backend) { … }`; it
 //! becomes a module `name` with one `#[tokio::test]` per backend (`name::sqlite_file`,
-//! `name::sqlite_memory`, …), each given a fresh, empty store.
+//! `name::sqlite_memory`, `name::postgres`), each given a fresh, empty store. The PostgreSQL
+//! one runs on a fresh database of the cluster `CALLERID_TEST_POSTGRES_URL` names (see
+//! [`crate::helpers::pg`]: without it, it fails in CI and is skipped elsewhere).
+//! [`replicas`] runs two stores on one PostgreSQL database, as two emulator processes would.
 
 use callerid_emulator::store::Store;
 
