@@ -86,9 +86,13 @@ impl PgStore {
                 ("statement_timeout", STATEMENT_TIMEOUT_MS.to_string()),
                 ("idle_in_transaction_session_timeout", "30000".to_string()),
             ]);
+        // No ping before each acquire (a round trip per query): sqlx pings a connection when
+        // it goes back to the pool and drops it if broken, so after the database restarts
+        // only connections that were idle then fail, once each.
         let pool = PgPoolOptions::new()
             .max_connections(read_connections.saturating_mul(2).max(4))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         MIGRATOR
