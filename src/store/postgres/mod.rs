@@ -16,11 +16,12 @@
 //!   long as it lives, so `resume_interrupted_callbacks` can tell a replica that died (its lock
 //!   is gone) from one still delivering.
 //!
-//! Migrations (`migrations/postgres/`) run at start-up through sqlx's migrator, which takes a
-//! session advisory lock on the database (`pg_advisory_lock`, in
-//! `sqlx_postgres::migrate::PgConnection::lock`) before it even creates its own table and
-//! holds it until every migration is applied: replicas starting together apply each
-//! migration once, the others wait.
+//! Migrations (`migrations/postgres/`) run at start-up through sqlx's migrator. In sqlx 0.8,
+//! `Migrator::run` (sqlx-core `migrate/migrator.rs`; `locking` is true by default) first calls
+//! `lock()`, which for PostgreSQL is `SELECT pg_advisory_lock($1)` with a key derived from the
+//! database's name (sqlx-postgres `migrate.rs`), before it even creates `_sqlx_migrations`, and
+//! unlocks only once every migration is applied: replicas starting together apply each
+//! migration once, the others wait for it and then find nothing left to do.
 
 mod accounts;
 mod callbacks;
