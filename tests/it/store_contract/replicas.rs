@@ -1,7 +1,8 @@
 //! Several replicas on one PostgreSQL database (two `Store`s connected to it, as two
 //! processes would be): what one writes the other reads at once, the already-verified rule and
-//! each call step hold across them, and a callback claimed by a live replica is left to it
-//! while a dead one's is resumed. PostgreSQL only: SQLite serves one process.
+//! each call step hold across them, a callback claimed by a live replica is left to it while a
+//! dead one's is resumed, and one whose lease ran out goes to another replica. PostgreSQL only:
+//! SQLite serves one process.
 
 use callerid_emulator::domain::call::Behavior;
 use callerid_emulator::domain::callback::CallbackState;
@@ -177,4 +178,52 @@ async fn a_live_replicas_callbacks_stay_its_own_and_a_dead_ones_are_resumed() {
         (again[0].id, &again[0].idempotency_token),
         (held.id, &held.idempotency_token)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_callback_whose_lease_ran_out_is_claimed_by_another_replica() {
+    let Some((b, other)) = two_replicas().await else {
+        return;
+    };
+    let a = new_account(&other).await;
+    let call = ended_call_with_callback(&other, &a, &phone(1), T0).await;
+    let held = other.claim_due_callbacks(T0, 10).await.expect("claim");
+    assert_eq!(held.len(), 1);
+    let s = &b.store;
+    assert!(s
+        .claim_due_callbacks(i64::MAX, 10)
+        .await
+        .expect("claim")
+        .is_empty());
+
+    // The lease is a minute of the database's clock: the test ages it rather than wait (the
+    // one statement here not made through the store).
+    let pool = sqlx::PgPool::connect(&b.url).await.expect("connect");
+    sqlx::query("UPDATE callbacks SET lease_until = clock_timestamp() - interval '1 second'")
+        .execute(&pool)
+        .await
+        .expect("age the lease");
+    pool.close().await;
+
+    let taken = s.claim_due_callbacks(T0 + 5, 10).await.expect("claim");
+    assert_eq!(taken.len(), 1, "the expired lease is claimable");
+    assert_eq!(
+        (taken[0].id, &taken[0].idempotency_token, taken[0].state),
+        (
+            held[0].id,
+            &held[0].idempotency_token,
+            CallbackState::Sending
+        )
+    );
+    // Now it is the first replica's: the other can no longer put it back.
+    other
+        .requeue_callback(held[0].id, T0)
+        .await
+        .expect("requeue");
+    assert_eq!(journal_of(s, &call).await.0.state, CallbackState::Sending);
+    assert!(other
+        .claim_due_callbacks(i64::MAX, 10)
+        .await
+        .expect("claim")
+        .is_empty());
 }
