@@ -147,7 +147,9 @@ macro_rules! store_interface {
                     pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                         match self {
                             Store::Sqlite(backend) => $trait::$name(backend $(, $arg)*).await,
-                            Store::Postgres(backend) => $trait::$name(backend $(, $arg)*).await,
+                            Store::Postgres(backend) => {
+                                postgres::bounded(stringify!($name), $trait::$name(backend $(, $arg)*)).await
+                            }
                         }
                     }
                 )*

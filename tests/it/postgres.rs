@@ -1,6 +1,6 @@
 //! The binary on PostgreSQL when the database is not there: it waits for it at start-up
 //! (a log line per try), answers health with 503 and the Twilio API with Twilio's 500 body
-//! while it is gone, and recovers without a restart when it is back. The cluster is one of
+//! while it is gone or frozen, and recovers without a restart when it is back. The cluster is one of
 //! its own (scripts/pg-cluster), started, halted and resumed by the test; it runs wherever
 //! the PostgreSQL tests run (`CALLERID_TEST_POSTGRES_URL` set).
 
@@ -60,8 +60,39 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// The server's processes: the postmaster (from its pid file) and its children.
+    fn processes(&self) -> Vec<String> {
+        let pid_file =
+            std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
+        let postmaster = pid_file
+            .lines()
+            .next()
+            .expect("the postmaster's pid")
+            .to_string();
+        let children = Command::new("pgrep")
+            .args(["-P", &postmaster])
+            .output()
+            .expect("pgrep");
+        let mut pids: Vec<String> = String::from_utf8_lossy(&children.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        pids.push(postmaster);
+        pids
+    }
+
+    /// Sends `signal` to every process of the server, by pid.
+    fn signal(&self, signal: &str) {
+        for pid in self.processes() {
+            let _ = Command::new("kill").args([signal, &pid]).status();
+        }
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        self.signal("-CONT");
         let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster"))
             .args(["stop", self.arg()])
             .output();
@@ -153,4 +184,39 @@ async fn waits_for_postgres_answers_503_while_it_is_gone_and_recovers() {
         "the API never came back: {}",
         emulator.logs()
     );
+}
+
+/// A database that stops answering without closing its connections (its processes frozen):
+/// requests still get an answer, Twilio's 500 body, rather than waiting on TCP; health says
+/// 503; once it answers again, so does the emulator.
+#[tokio::test]
+async fn a_frozen_postgres_gets_answers_not_a_hang() {
+    if cluster_url("the frozen PostgreSQL test").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let cluster = Cluster::start(port);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let emulator = Emulator::start(dir.path(), &["--database-url", &url], &[]).await;
+    assert_eq!(emulator.list(DEV_SID, DEV_SID, DEV_TOKEN).await.0, 200);
+
+    cluster.signal("-STOP");
+    let (status, body) = health(&emulator).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, body) = emulator.list(DEV_SID, DEV_SID, DEV_TOKEN).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["code"], 20500, "{body}");
+
+    cluster.signal("-CONT");
+    let back = wait_for(Duration::from_secs(30), || async {
+        (emulator.list(DEV_SID, DEV_SID, DEV_TOKEN).await.0 == 200).then_some(())
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "the API never came back: {}",
+        emulator.logs()
+    );
+    assert_eq!(health(&emulator).await.0, StatusCode::OK);
 }

@@ -30,6 +30,7 @@ mod calls;
 mod rows;
 mod writes;
 
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -160,6 +161,44 @@ impl PgStore {
             let _ = conn.close().await;
         }
         self.inner.pool.close().await;
+    }
+}
+
+/// The longest one store operation may take on the client's side: a database that stops
+/// answering without closing its connections (a network partition, a frozen server) fails the
+/// operation instead of holding a request or a worker until TCP gives up. Above the acquire
+/// and statement timeouts, which bound the usual cases on their own.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// An operation's outcome when it took too long.
+pub trait Bounded {
+    fn timed_out(operation: &'static str) -> Self;
+}
+
+impl<T> Bounded for Result<T, StoreError> {
+    fn timed_out(operation: &'static str) -> Self {
+        Err(StoreError::Backend(
+            format!("the database did not answer {operation} within {OPERATION_TIMEOUT:?}").into(),
+        ))
+    }
+}
+
+impl Bounded for () {
+    fn timed_out(_: &'static str) -> Self {}
+}
+
+/// Runs the store operation `name`, at most [`OPERATION_TIMEOUT`]; the long-running ones (the
+/// upkeep, closing, resuming at start-up, which may wait for other replicas) are not bounded.
+pub async fn bounded<T: Bounded>(name: &'static str, operation: impl Future<Output = T>) -> T {
+    if matches!(
+        name,
+        "run_upkeep" | "close" | "resume_interrupted_callbacks"
+    ) {
+        return operation.await;
+    }
+    match tokio::time::timeout(OPERATION_TIMEOUT, operation).await {
+        Ok(done) => done,
+        Err(_) => T::timed_out(name),
     }
 }
 
