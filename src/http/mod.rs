@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod context;
 pub mod control;
+pub mod csv;
 pub mod edge;
 pub mod error;
 pub mod form;
