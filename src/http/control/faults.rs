@@ -24,7 +24,7 @@ pub(super) struct NewFault {
     account_sid: Option<String>,
     method: Option<String>,
     resource: Option<String>,
-    times: Option<u32>,
+    times: Option<i64>,
     probability: Option<f64>,
     action: Option<NewAction>,
 }
@@ -36,7 +36,7 @@ struct NewAction {
     code: Option<u32>,
     message: Option<String>,
     retry_after: Option<u32>,
-    delay_ms: Option<u64>,
+    delay_ms: Option<i64>,
     drop: Option<bool>,
 }
 
@@ -70,9 +70,10 @@ impl NewAction {
             }
         }
         if let Some(delay_ms) = self.delay_ms {
-            if delay_ms > MAX_DELAY_MS {
-                return Err(bad(format!("delay_ms must be at most {MAX_DELAY_MS}")));
-            }
+            let delay_ms = u64::try_from(delay_ms)
+                .ok()
+                .filter(|ms| *ms <= MAX_DELAY_MS)
+                .ok_or_else(|| bad(format!("delay_ms must be from 0 to {MAX_DELAY_MS}")))?;
             return Ok(Action::Delay { delay_ms });
         }
         if let Some(drop) = self.drop {
@@ -147,9 +148,15 @@ impl NewFault {
                 ))
             })?),
         };
-        if self.times == Some(0) {
-            return Err(bad("times must be at least 1"));
-        }
+        let times = match self.times {
+            None => None,
+            Some(n) => Some(
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| bad(format!("times must be from 1 to {}", u32::MAX)))?,
+            ),
+        };
         if let Some(p) = self.probability {
             if !(0.0..=1.0).contains(&p) {
                 return Err(bad(format!("probability must be from 0 to 1, not {p}")));
@@ -164,7 +171,7 @@ impl NewFault {
             account_sid,
             method,
             resource,
-            times: self.times,
+            times,
             probability: self.probability,
             action,
             hits: 0,
