@@ -29,7 +29,7 @@ pub trait Segment: Send + Sync + 'static {
 }
 
 /// GET and HEAD: the reads, which are what a CSV representation is for.
-fn csv_read(method: &Method) -> bool {
+pub fn csv_read(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
