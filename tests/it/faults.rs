@@ -245,7 +245,7 @@ async fn probability_times_order_delete_and_reset() {
 #[tokio::test]
 async fn bad_rules_are_refused_with_a_reason() {
     let app = TestApp::spawn().await;
-    let cases: [(&str, &str); 18] = [
+    let cases: [(&str, &str); 19] = [
         ("", "action"),
         ("{", "JSON"),
         (r#"{"action": {"status": 429}, "nope": 1}"#, "nope"),
@@ -279,6 +279,7 @@ async fn bad_rules_are_refused_with_a_reason() {
         (r#"{"action": {"code": 20429}}"#, "status"),
         (r#"{"action": {"drop": false}}"#, "drop"),
         (r#"{"action": {"delay_ms": -5}}"#, "delay_ms"),
+        (r#"{"method": "head", "action": {"drop": true}}"#, "HEAD"),
     ];
     for (body, word) in cases {
         let reply = send(

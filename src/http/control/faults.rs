@@ -166,6 +166,11 @@ impl NewFault {
             .action
             .ok_or_else(|| bad("a rule needs an action"))?
             .check()?;
+        if method == Some(Method::HEAD) && matches!(action, Action::Drop { .. }) {
+            return Err(bad(
+                "drop cannot apply to HEAD: a HEAD answer's head is written without its body",
+            ));
+        }
         Ok(Rule {
             id: Rule::new_id(),
             account_sid,

@@ -126,7 +126,12 @@ impl Rule {
 
     fn matches(&self, target: &Target) -> bool {
         let exhausted = self.times.is_some_and(|t| self.hits >= u64::from(t));
+        // hyper writes the head of a HEAD answer without reading its body, so a drop cannot
+        // be done there; such requests pass a drop rule by.
+        let undroppable =
+            target.method == Method::HEAD && matches!(self.action, Action::Drop { .. });
         !exhausted
+            && !undroppable
             && self
                 .account_sid
                 .as_ref()
@@ -265,5 +270,13 @@ mod tests {
         assert!(faults.apply(&get).is_none());
         assert!(faults.remove(&second));
         assert!(!faults.remove(&second));
+        faults.clear();
+        faults.add(Rule {
+            method: None,
+            action: Action::Drop { drop: true },
+            ..rule(None, None)
+        });
+        assert!(faults.apply(&Target::of(&Method::HEAD, path)).is_none());
+        assert!(faults.apply(&get).is_some());
     }
 }
