@@ -31,6 +31,11 @@ impl AccountLimiter {
         }
     }
 
+    /// Whether a limit is set.
+    pub fn is_on(&self) -> bool {
+        self.limit.is_some()
+    }
+
     /// Counts one more request of `account` in flight, or refuses it when the account has as
     /// many as the limit already. `None` when nothing is counted (no limit, or no account).
     pub fn enter(&self, account: Option<AccountSid>) -> Result<Option<Permit>, AtLimit> {

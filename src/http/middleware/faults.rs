@@ -166,6 +166,11 @@ impl Faults {
         }
     }
 
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
     pub fn list(&self) -> Vec<Rule> {
         self.rules.lock().map(|r| r.clone()).unwrap_or_default()
     }
@@ -192,7 +197,7 @@ impl Faults {
     /// probability fires on a roll of the dice; one that does not lets the next rule try),
     /// with its hit counted.
     pub fn apply(&self, target: &Target) -> Option<Applied> {
-        if self.count.load(Ordering::Acquire) == 0 {
+        if self.is_empty() {
             return None;
         }
         let mut rules = self.rules.lock().ok()?;
