@@ -20,6 +20,17 @@ use crate::domain::sid::AccountSid;
 /// Which last path segments a route serves.
 pub trait Segment: Send + Sync + 'static {
     fn accepts(name: &str) -> bool;
+
+    /// Whether `method` on this route is answered in CSV for a `.csv` path; where it is not,
+    /// the `.csv` path is 404, as an unknown suffix is.
+    fn csv(_method: &Method) -> bool {
+        false
+    }
+}
+
+/// GET and HEAD: the reads, which are what a CSV representation is for.
+pub fn csv_read(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
 }
 
 /// The list of caller IDs, `OutgoingCallerIds`.
@@ -28,6 +39,23 @@ pub struct CallerIdList;
 impl Segment for CallerIdList {
     fn accepts(name: &str) -> bool {
         name == "OutgoingCallerIds"
+    }
+
+    fn csv(method: &Method) -> bool {
+        csv_read(method)
+    }
+}
+
+/// A caller ID instance: any SID, as [`Instance`], and read in CSV too.
+pub struct CallerIdInstance;
+
+impl Segment for CallerIdInstance {
+    fn accepts(_: &str) -> bool {
+        true
+    }
+
+    fn csv(method: &Method) -> bool {
+        csv_read(method)
     }
 }
 
@@ -95,7 +123,7 @@ impl<S: Segment> FromRequestParts<AppState> for TwilioRequest<S> {
         let not_found = || Rejection::Error(ApiError::not_found(parts.uri.path()));
         let Path((account, segment)) = path.map_err(|_| not_found())?;
         let (name, suffix) = Suffix::split(&segment).ok_or_else(not_found)?;
-        if !S::accepts(name) {
+        if !S::accepts(name) || (suffix == Suffix::Csv && !S::csv(&parts.method)) {
             return Err(not_found());
         }
         let name = name.to_string();

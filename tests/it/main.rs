@@ -11,6 +11,11 @@ mod caller_id_list;
 mod caller_id_paging;
 mod caller_ids;
 
+// What real clients meet (Issue 13): CSV, the per-account concurrency limit, injected faults.
+mod concurrency_limit;
+mod csv;
+mod faults;
+
 // The control API.
 mod control;
 mod control_access;

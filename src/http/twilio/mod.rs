@@ -23,7 +23,7 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 
-use super::context::{CallerIdList, TwilioRequest};
+use super::context::{CallerIdInstance, CallerIdList, TwilioRequest};
 use super::error::ApiError;
 use super::form::Params;
 use super::AppState;
@@ -83,7 +83,7 @@ async fn list_route(
 
 async fn caller_id_route(
     State(app): State<AppState>,
-    request: TwilioRequest,
+    request: TwilioRequest<CallerIdInstance>,
     body: Body,
 ) -> Result<Response, ApiError> {
     match request.method {

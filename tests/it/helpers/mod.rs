@@ -1,8 +1,8 @@
 //! The one set of helpers every test module shares: the in-process server ([`app`]), the
 //! real binary ([`binary`]), accounts ([`accounts`]), the HTTP client side ([`client`]),
-//! callback receivers ([`receiver`]), verification calls ([`calls`]), bounded waits
-//! ([`wait`]) and the checks more than one module makes ([`checks`], [`xml`], [`listing`],
-//! [`signature`]). [`db`] reads the SQLite file directly and is imported by name, only where
+//! callback receivers ([`receiver`]), verification calls ([`calls`]), fault rules and the
+//! request journal ([`faults`]), bounded waits ([`wait`]) and the checks more than one module
+//! makes ([`checks`], [`xml`], [`listing`], [`signature`]). [`db`] reads the SQLite file directly and is imported by name, only where
 //! a durability test needs it.
 
 pub mod accounts;
@@ -12,6 +12,7 @@ pub mod calls;
 pub mod checks;
 pub mod client;
 pub mod db;
+pub mod faults;
 pub mod listing;
 pub mod receiver;
 pub mod signature;
@@ -24,6 +25,7 @@ pub use binary::*;
 pub use calls::*;
 pub use checks::*;
 pub use client::*;
+pub use faults::*;
 pub use listing::*;
 pub use receiver::*;
 pub use signature::*;
