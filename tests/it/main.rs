@@ -11,6 +11,12 @@ mod caller_id_list;
 mod caller_id_paging;
 mod caller_ids;
 
+// Subaccounts, account status and API keys (Issue 13).
+mod account_status;
+mod accounts_resource;
+mod keys_resource;
+mod subaccount_access;
+
 // The control API.
 mod control;
 mod control_access;

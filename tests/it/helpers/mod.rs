@@ -1,6 +1,6 @@
 //! The one set of helpers every test module shares: the in-process server ([`app`]), the
 //! real binary ([`binary`]), accounts ([`accounts`]), the HTTP client side ([`client`]),
-//! callback receivers ([`receiver`]), verification calls ([`calls`]), bounded waits
+//! callback receivers ([`receiver`]), subaccounts and keys of the Twilio API ([`subaccounts`]), verification calls ([`calls`]), bounded waits
 //! ([`wait`]) and the checks more than one module makes ([`checks`], [`xml`], [`listing`],
 //! [`signature`]). [`db`] reads the SQLite file directly and is imported by name, only where
 //! a durability test needs it.
@@ -15,6 +15,7 @@ pub mod db;
 pub mod listing;
 pub mod receiver;
 pub mod signature;
+pub mod subaccounts;
 pub mod wait;
 pub mod xml;
 
@@ -27,6 +28,7 @@ pub use client::*;
 pub use listing::*;
 pub use receiver::*;
 pub use signature::*;
+pub use subaccounts::*;
 pub use wait::*;
 pub use xml::*;
 
