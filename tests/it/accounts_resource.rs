@@ -44,7 +44,8 @@ async fn a_subaccount_has_every_field_of_twilios_schema_and_its_own_token() {
         v["subresource_uris"]["outgoing_caller_ids"],
         format!("/2010-04-01/Accounts/{}/OutgoingCallerIds.json", sub.sid)
     );
-    assert_eq!(rfc2822(v["date_created"].as_str().expect("date")) > 0, true);
+    assert!(rfc2822(v["date_created"].as_str().expect("date")) > 1_700_000_000);
+    assert_eq!(v["date_updated"], v["date_created"]);
     // The subaccount's own credentials work on its own account.
     assert!(caller_ids(&app, &sub).await.is_empty());
     // The parent is its own owner.
