@@ -1,5 +1,7 @@
 """twilio-python against the emulator: subaccounts, account status and API keys through the
-SDK's public API (Issue 13)."""
+SDK's public API (Issue 13). Errors are provoked with fetches and creates, which twilio-python
+reports as TwilioRestException (a list reports a plain TwilioException, see
+test_outgoing_caller_ids.py)."""
 
 from __future__ import annotations
 
@@ -49,14 +51,17 @@ def test_subaccount_verified_by_the_parent_and_listed_by_itself(emulator, accoun
     # The subaccount's credentials never reach the parent.
     reaching_parent = client_for(emulator, sub.sid, sub.auth_token, account_sid=parent_sid)
     with pytest.raises(TwilioRestException) as err:
-        reaching_parent.outgoing_caller_ids.list()
+        reaching_parent.validation_requests.create(phone_number="+14155550144")
     assert err.value.status == 401
     assert err.value.code == 20003
+    with pytest.raises(TwilioRestException) as err:
+        as_sub.api.v2010.accounts(parent_sid).fetch()
+    assert (err.value.status, err.value.code) == (401, 20003)
 
 
 def test_a_key_is_created_used_and_deleted(emulator, account, client):
     sid, _ = account
-    emulator.seed_caller_id(sid, "+14155550143")
+    seeded = emulator.seed_caller_id(sid, "+14155550143")["sid"]
     key = client.api.v2010.account.new_keys.create(friendly_name="ci key")
     assert key.sid.startswith("SK")
     assert key.secret and key.friendly_name == "ci key"
@@ -70,12 +75,13 @@ def test_a_key_is_created_used_and_deleted(emulator, account, client):
     assert renamed.friendly_name == "renamed"
     # A standard key does not manage keys.
     with pytest.raises(TwilioRestException) as err:
-        as_key.api.v2010.account.keys.list()
+        as_key.api.v2010.account.keys(key.sid).fetch()
     assert (err.value.status, err.value.code) == (401, 20003)
 
+    assert as_key.outgoing_caller_ids(seeded).fetch().phone_number == "+14155550143"
     assert client.api.v2010.account.keys(key.sid).delete() is True
     with pytest.raises(TwilioRestException) as err:
-        as_key.outgoing_caller_ids.list()
+        as_key.outgoing_caller_ids(seeded).fetch()
     assert (err.value.status, err.value.code) == (401, 20003)
 
 
@@ -88,10 +94,16 @@ def test_a_suspended_subaccount_answers_20005(emulator, account, client):
     suspended = client.api.v2010.accounts(sub.sid).update(status="suspended")
     assert suspended.status == "suspended"
     with pytest.raises(TwilioRestException) as err:
-        as_sub.outgoing_caller_ids.list()
+        as_sub.validation_requests.create(phone_number="+14155550145")
     assert err.value.status == 401
     assert err.value.code == 20005
     assert "Account not active" in err.value.msg
+    with pytest.raises(TwilioRestException) as err:
+        as_sub.api.v2010.accounts(sub.sid).fetch()
+    assert (err.value.status, err.value.code) == (401, 20005)
+    # The parent still reaches it, and brings it back.
+    assert client.api.v2010.accounts(sub.sid).update(status="active").status == "active"
+    assert as_sub.outgoing_caller_ids.list() == []
 
     client.api.v2010.accounts(sub.sid).update(status="closed")
     with pytest.raises(TwilioRestException) as err:
