@@ -131,3 +131,58 @@ async fn a_closed_account_loses_its_resources_and_stays_closed() {
     assert_eq!(renamed.status, 200, "{}", renamed.body);
     assert_eq!(renamed.json()["status"], "closed");
 }
+
+#[tokio::test]
+async fn the_control_api_sets_any_status_and_checks_what_it_is_given() {
+    let app = TestApp::spawn().await;
+    let url = |sid: &str| app.url(&format!("/_emulator/accounts/{sid}"));
+    for body in [
+        serde_json::json!({ "status": "paused" }),
+        serde_json::json!({}),
+        serde_json::json!({ "status": "active", "extra": 1 }),
+    ] {
+        let reply = send(app.client().post(url(SID)).json(&body)).await;
+        json_error(&reply, 400, 20001);
+    }
+    let unknown = send(
+        app.client()
+            .post(url("AC0123456789abcdef0123456789abcdef"))
+            .json(&serde_json::json!({ "status": "active" })),
+    )
+    .await;
+    json_error(&unknown, 404, 20404);
+    // The listing shows the status and the owner of a subaccount.
+    let (sub, _) = new_subaccount(&app, &dev(), None).await;
+    control_set_status(&app, &sub.sid, "suspended").await;
+    let (status, listed) = status_json(app.client().get(app.url("/_emulator/accounts"))).await;
+    assert_eq!(status, 200, "{listed}");
+    let row = listed["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["sid"] == sub.sid.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(row["status"], "suspended");
+    assert_eq!(row["owner_account_sid"], SID);
+}
+
+#[tokio::test]
+async fn deleting_a_parent_deletes_its_subaccounts() {
+    let app = TestApp::spawn().await;
+    let parent = new_account(&app).await;
+    let (sub, _) = new_subaccount(&app, &parent, None).await;
+    seed_in(&app, &sub.sid, "+14155550125", None).await;
+    let deleted = send(
+        app.client()
+            .delete(app.url(&format!("/_emulator/accounts/{}", parent.sid))),
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    json_error(
+        &send(call(&app, &sub, Method::GET, &caller_id_list(&sub.sid))).await,
+        401,
+        20003,
+    );
+    assert_eq!(count_rows(&app, "outgoing_caller_ids").await, 0);
+}
