@@ -67,7 +67,7 @@ contract_tests! {
             ..account(false)
         };
         let err = s.create_account(&orphan).await.expect_err("no owner");
-        assert!(!matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
         assert!(s.account(&orphan.sid).await.expect("account").is_none());
     }
 
