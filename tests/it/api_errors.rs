@@ -15,7 +15,6 @@ async fn unknown_routes_and_sids_are_404() {
         path_of(SID, "/IncomingPhoneNumbers.json"),
         path_of(SID, &format!("/OutgoingCallerIds/{sid}/Extra.json")),
         "/2010-04-01/Nope.json".to_string(),
-        "/2010-04-01/Accounts.json".to_string(),
         // Bad sid formats.
         path_of(SID, "/OutgoingCallerIds/PNxyz.json"),
         path_of(

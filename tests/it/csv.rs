@@ -159,3 +159,80 @@ async fn csv_errors_are_twilio_json_and_only_reads_answer_csv() {
     let rows = get_csv(&app, &instance).await;
     assert_eq!(rows[1], row_of(&caller));
 }
+
+#[tokio::test]
+async fn the_accounts_list_in_csv() {
+    const ACCOUNT_COLUMNS: [&str; 10] = [
+        "auth_token",
+        "date_created",
+        "date_updated",
+        "friendly_name",
+        "owner_account_sid",
+        "sid",
+        "status",
+        "subresource_uris",
+        "type",
+        "uri",
+    ];
+    let app = TestApp::spawn().await;
+    let (_, first) = new_subaccount(&app, &dev(), Some("Customer, \"one\"")).await;
+    let (_, second) = new_subaccount(&app, &dev(), None).await;
+    let reply = send(call(&app, &dev(), Method::GET, "/2010-04-01/Accounts.csv")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.content_type(), "text/csv; charset=utf-8");
+    let rows = parse_csv(&reply.body);
+    assert_eq!(rows[0], ACCOUNT_COLUMNS, "header row");
+    // The same accounts, in the same order, as the JSON list.
+    let json = send(call(&app, &dev(), Method::GET, "/2010-04-01/Accounts.json")).await;
+    let listed = json.json()["accounts"]
+        .as_array()
+        .expect("accounts")
+        .clone();
+    assert_eq!(rows.len(), listed.len() + 1);
+    for (row, account) in rows[1..].iter().zip(&listed) {
+        for (column, value) in ACCOUNT_COLUMNS.iter().zip(row) {
+            if *column == "subresource_uris" {
+                let parsed: Value = serde_json::from_str(value).expect("JSON text");
+                assert_eq!(parsed, account[*column], "{column}");
+                continue;
+            }
+            let expected = match *column {
+                "uri" => account["uri"]
+                    .as_str()
+                    .expect("uri")
+                    .replace(".json", ".csv"),
+                _ => account[*column].as_str().expect("string").to_string(),
+            };
+            assert_eq!(value, &expected, "{column} of {}", account["sid"]);
+        }
+    }
+    let sids: Vec<&str> = rows[1..].iter().map(|r| r[5].as_str()).collect();
+    assert!(sids.contains(&first["sid"].as_str().expect("sid")));
+    assert!(sids.contains(&second["sid"].as_str().expect("sid")));
+    assert!(
+        reply.body.contains(",\"Customer, \"\"one\"\"\","),
+        "{}",
+        reply.body
+    );
+    // Filters as for JSON.
+    let path = "/2010-04-01/Accounts.csv?FriendlyName=Customer%2C%20%22one%22";
+    let filtered = parse_csv(&send(call(&app, &dev(), Method::GET, path)).await.body);
+    assert_eq!(filtered.len(), 2);
+    assert_eq!(filtered[1][5], first["sid"].as_str().expect("sid"));
+    // An instance and the Keys list have no CSV form.
+    let instance = format!(
+        "/2010-04-01/Accounts/{}.csv",
+        first["sid"].as_str().expect("sid")
+    );
+    json_error(
+        &send(call(&app, &dev(), Method::GET, &instance)).await,
+        404,
+        20404,
+    );
+    let keys = format!("/2010-04-01/Accounts/{SID}/Keys.csv");
+    json_error(
+        &send(call(&app, &dev(), Method::GET, &keys)).await,
+        404,
+        20404,
+    );
+}

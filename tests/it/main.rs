@@ -15,6 +15,11 @@ mod caller_ids;
 mod concurrency_limit;
 mod csv;
 mod faults;
+// Subaccounts, account status and API keys (Issue 13).
+mod account_status;
+mod accounts_resource;
+mod keys_resource;
+mod subaccount_access;
 
 // The control API.
 mod control;

@@ -38,7 +38,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/_emulator/accounts/{account}",
-            axum::routing::delete(accounts::delete_account),
+            axum::routing::delete(accounts::delete_account).post(accounts::update_account),
         )
         .route(
             "/_emulator/accounts/{account}/keys",

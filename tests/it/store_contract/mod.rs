@@ -138,4 +138,5 @@ mod caller_id_lists;
 mod caller_ids;
 mod calls;
 mod durability;
+mod subaccounts;
 mod upkeep;
