@@ -143,6 +143,44 @@ pub struct ListXml<'a> {
     pub items: Vec<AccountXml<'a>>,
 }
 
+/// The CSV row of the Accounts list: the JSON fields in JSON order; `subresource_uris` as its
+/// JSON text, and `uri` ending in `.csv`.
+impl CsvRecord for Account {
+    const COLUMNS: &'static [&'static str] = &[
+        "auth_token",
+        "date_created",
+        "date_updated",
+        "friendly_name",
+        "owner_account_sid",
+        "sid",
+        "status",
+        "subresource_uris",
+        "type",
+        "uri",
+    ];
+
+    fn values(&self) -> Vec<Cow<'_, str>> {
+        let uris = SubresourceUris {
+            account_path: instance_path(self),
+            json: true,
+        };
+        vec![
+            self.auth_token.as_str().into(),
+            render::rfc2822(self.date_created).into(),
+            render::rfc2822(self.date_updated).into(),
+            self.friendly_name.as_str().into(),
+            self.owner().as_str().into(),
+            self.sid.as_str().into(),
+            self.status.as_str().into(),
+            String::from_utf8_lossy(&render::to_json(&uris))
+                .into_owned()
+                .into(),
+            ACCOUNT_TYPE.into(),
+            format!("{}.csv", instance_path(self)).into(),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,43 +218,5 @@ mod tests {
         assert!(xml.contains(
             "<SubresourceUris><Keys>/2010-04-01/Accounts/ACfedcba9876543210fedcba9876543210/Keys</Keys>"
         ), "{xml}");
-    }
-}
-
-/// The CSV row of the Accounts list: the JSON fields in JSON order; `subresource_uris` as its
-/// JSON text, and `uri` ending in `.csv`.
-impl CsvRecord for Account {
-    const COLUMNS: &'static [&'static str] = &[
-        "auth_token",
-        "date_created",
-        "date_updated",
-        "friendly_name",
-        "owner_account_sid",
-        "sid",
-        "status",
-        "subresource_uris",
-        "type",
-        "uri",
-    ];
-
-    fn values(&self) -> Vec<Cow<'_, str>> {
-        let uris = SubresourceUris {
-            account_path: instance_path(self),
-            json: true,
-        };
-        vec![
-            self.auth_token.as_str().into(),
-            render::rfc2822(self.date_created).into(),
-            render::rfc2822(self.date_updated).into(),
-            self.friendly_name.as_str().into(),
-            self.owner().as_str().into(),
-            self.sid.as_str().into(),
-            self.status.as_str().into(),
-            String::from_utf8_lossy(&render::to_json(&uris))
-                .into_owned()
-                .into(),
-            ACCOUNT_TYPE.into(),
-            format!("{}.csv", instance_path(self)).into(),
-        ]
     }
 }
