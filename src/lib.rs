@@ -27,6 +27,7 @@ pub use http::{app, AppState};
 
 use crate::ca::LocalCa;
 use crate::domain::machine::Timing;
+use crate::http::middleware::concurrency::AccountLimiter;
 use crate::http::middleware::journal::Journal;
 use crate::metrics::Metrics;
 use crate::service::{CallbackPolicy, Service};
@@ -59,6 +60,8 @@ impl AppState {
         tracing::info!(path = %ca.path.display(), "certificate authority");
         Ok(AppState(Arc::new(http::Shared {
             journal: Journal::new(settings.request_journal_size),
+            faults: Default::default(),
+            limiter: AccountLimiter::new(settings.max_concurrent_requests),
             settings,
             service: Arc::new(service),
             metrics,

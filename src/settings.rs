@@ -102,6 +102,12 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
 
+    /// Requests of one account (the AccountSid in the path) that may be in flight at once;
+    /// one more is answered 429 with code 20429 and `Retry-After`, and not processed. Off
+    /// unless set.
+    #[arg(long, env = "CALLERID_MAX_CONCURRENT_REQUESTS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: Option<u32>,
+
     /// How many recent Twilio API requests GET /_emulator/requests keeps.
     #[arg(long, env = "CALLERID_REQUEST_JOURNAL_SIZE", default_value_t = 1_000)]
     pub request_journal_size: usize,
@@ -160,6 +166,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("tls_listen", &self.tls_listen)
             .field("proxy_listen", &self.proxy_listen)
             .field("data_dir", &self.data_dir())

@@ -6,6 +6,7 @@
 mod accounts;
 mod caller_ids;
 pub mod events;
+mod subaccounts;
 pub mod verification;
 
 use std::sync::Arc;
@@ -33,6 +34,12 @@ pub enum ServiceError {
     AccountExists(AccountSid),
     #[error("account {0} does not exist")]
     NoSuchAccount(AccountSid),
+    /// A status change asked of a closed account.
+    #[error("account {0} is closed")]
+    AccountClosed(AccountSid),
+    /// `POST /Accounts` by a subaccount: only a main account has subaccounts.
+    #[error("account {0} is a subaccount and cannot create subaccounts")]
+    SubaccountCannotCreate(AccountSid),
     /// Digits for a call that has ended (its status, when it was read).
     #[error("call {sid} has ended")]
     CallEnded {

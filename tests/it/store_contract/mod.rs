@@ -167,4 +167,5 @@ mod caller_ids;
 mod calls;
 mod durability;
 mod replicas;
+mod subaccounts;
 mod upkeep;
