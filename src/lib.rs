@@ -40,7 +40,7 @@ impl AppState {
     /// Opens the database, runs the migrations and installs the configured accounts.
     pub async fn new(settings: Settings) -> Result<AppState, BoxError> {
         settings.validate()?;
-        let store = Store::connect(&settings.database_url, settings.read_connections).await?;
+        let store = connect_store(&settings).await?;
         let timing = Timing {
             time_scale: settings.time_scale,
             manual_timeout_ms: (settings.manual_digits_timeout as i64).saturating_mul(1000),
@@ -68,6 +68,45 @@ impl AppState {
             ca: Arc::new(ca),
             closing: watch::channel(false).0,
         })))
+    }
+}
+
+/// Connects to the database, trying again while it is unreachable (refused, timing out,
+/// starting up): 0.25 s after the first try, doubling up to 5 s, for up to
+/// `--database-retry-secs` (for ever when 0), with a log line per try.
+async fn connect_store(settings: &Settings) -> Result<Store, BoxError> {
+    const FIRST_WAIT: Duration = Duration::from_millis(250);
+    const LONGEST_WAIT: Duration = Duration::from_secs(5);
+    let url = &settings.database_url;
+    let limit = settings.database_retry_secs;
+    let started = std::time::Instant::now();
+    let mut wait = FIRST_WAIT;
+    let mut tries = 1_u32;
+    loop {
+        match Store::connect(url, settings.read_connections).await {
+            Ok(store) => return Ok(store),
+            Err(e) if e.is_unreachable() => {
+                let waited = started.elapsed();
+                if limit != 0 && waited + wait > Duration::from_secs(limit) {
+                    return Err(format!(
+                        "the database is unreachable after {tries} tries in {} s \
+                         (--database-retry-secs {limit}): {e}",
+                        waited.as_secs()
+                    )
+                    .into());
+                }
+                tracing::warn!(
+                    tries,
+                    retry_in = ?wait,
+                    error = %e,
+                    "the database is unreachable; trying again"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(LONGEST_WAIT);
+                tries += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -24,14 +24,20 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_LISTEN", default_value = "127.0.0.1:4015")]
     pub listen: SocketAddr,
 
-    /// SQLite database: `sqlite://rel.db`, `sqlite:///abs/path.db`, or `sqlite::memory:`.
-    /// Created if missing.
+    /// The database: SQLite as `sqlite://rel.db`, `sqlite:///abs/path.db` or
+    /// `sqlite::memory:` (created if missing), or PostgreSQL as
+    /// `postgres://user:password@host:port/database` (the database must exist).
     #[arg(
         long,
         env = "CALLERID_DATABASE_URL",
         default_value = "sqlite://callerid-emulator.db"
     )]
     pub database_url: String,
+
+    /// Seconds to keep trying to reach the database at start-up (waiting 0.25 s, doubling up
+    /// to 5 s, between tries, each logged) before giving up; 0 tries for ever.
+    #[arg(long, env = "CALLERID_DATABASE_RETRY_SECS", default_value_t = 60)]
+    pub database_retry_secs: u64,
 
     /// An account as `AccountSid:AuthToken`; repeat the flag, or separate with commas in the
     /// environment variable. With none, the development account
@@ -126,8 +132,8 @@ pub struct Settings {
     pub proxy_listen: Option<SocketAddr>,
 
     /// Where the local certificate authority is kept (made on first start). Default: the
-    /// database file's folder; for an in-memory database, `callerid-emulator` in the system's
-    /// temporary folder.
+    /// database file's folder; for an in-memory or a PostgreSQL database, `callerid-emulator`
+    /// in the system's temporary folder.
     #[arg(long, env = "CALLERID_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 
@@ -150,7 +156,7 @@ impl std::fmt::Debug for Settings {
             .collect();
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_password(&self.database_url))
             .field("accounts", &accounts)
             .field("time_scale", &self.time_scale)
             .field("control_api", &self.control_api)
@@ -166,6 +172,22 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir())
             .finish_non_exhaustive()
     }
+}
+
+/// `url` with the password of its user info (if any) replaced, for the log.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let Some((user_info, _)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = user_info.split_once(':') else {
+        return url.to_string();
+    };
+    let after = &rest[user_info.len()..];
+    format!("{scheme}://{user}:<redacted>{after}")
 }
 
 impl Settings {
@@ -205,6 +227,9 @@ impl Settings {
             return dir.clone();
         }
         let url = &self.database_url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return std::env::temp_dir().join("callerid-emulator");
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -230,5 +255,25 @@ impl Settings {
             return Err("--callback-attempts must be at least 1".into());
         }
         self.parsed_accounts().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn the_log_never_shows_a_database_password() {
+        assert_eq!(
+            redact_password("postgres://emulator:s3cret@db:5432/callerid"),
+            "postgres://emulator:<redacted>@db:5432/callerid"
+        );
+        for kept in [
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "sqlite://callerid-emulator.db",
+            "sqlite::memory:",
+        ] {
+            assert_eq!(redact_password(kept), kept);
+        }
     }
 }

@@ -98,6 +98,11 @@ impl Service {
         Ok(self.store.ping().await?)
     }
 
+    /// Which store backend holds the state: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
     /// Verification calls not yet ended, and callbacks by where they stand.
     pub async fn gauges(&self) -> Result<(i64, CallbackCounts), ServiceError> {
         Ok((

@@ -1,9 +1,11 @@
 //! The store interface: every read and write of the emulator's state, as five traits that each
 //! backend implements, and [`Store`], the enum of backends the services hold (static dispatch,
 //! so the hot path pays no virtual call). Nothing outside a backend sees SQL. SQLite
-//! ([`sqlite`]) is the one backend today; its in-memory index, credential cache, group commit
-//! and checkpointer are its own private details.
+//! ([`sqlite`]) is the embedded default; its in-memory index, credential cache, group commit
+//! and checkpointer are its own private details. PostgreSQL ([`postgres`]) serves several
+//! emulator replicas on one database, and so caches nothing.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -36,6 +38,22 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (refused, timed out, still starting up): an
+    /// error worth trying again later, unlike a bad URL or a failed migration.
+    pub fn is_unreachable(&self) -> bool {
+        let StoreError::Backend(source) = self else {
+            return false;
+        };
+        match source.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+            // 57P03: the database system is starting up (or shutting down).
+            Some(sqlx::Error::Database(e)) => e.code().is_some_and(|c| c == "57P03"),
+            _ => false,
+        }
+    }
+}
+
 /// What a new validation request did.
 #[derive(Debug, Default)]
 pub struct CreatedCall {
@@ -66,19 +84,39 @@ pub enum Applied {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
-    /// Opens the database at `url` (created if missing) and runs its migrations.
+    /// Opens the database at `url` and runs its migrations: SQLite for `sqlite:` (the file
+    /// created if missing), PostgreSQL for `postgres://` or `postgresql://` (the database
+    /// must exist).
     pub async fn connect(url: &str, read_connections: u32) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             return Ok(Store::Sqlite(
                 sqlite::SqliteStore::connect(url, read_connections).await?,
             ));
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Store::Postgres(
+                postgres::PgStore::connect(url, read_connections).await?,
+            ));
+        }
         Err(StoreError::Backend(
-            format!("unsupported database URL {url:?}: it must start with sqlite:").into(),
+            format!(
+                "unsupported database URL {url:?}: it must start with sqlite:, postgres:// or \
+                 postgresql://"
+            )
+            .into(),
         ))
+    }
+
+    /// Which backend this is: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
     }
 }
 
@@ -109,6 +147,9 @@ macro_rules! store_interface {
                     pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                         match self {
                             Store::Sqlite(backend) => $trait::$name(backend $(, $arg)*).await,
+                            Store::Postgres(backend) => {
+                                postgres::bounded(stringify!($name), $trait::$name(backend $(, $arg)*)).await
+                            }
                         }
                     }
                 )*

@@ -15,6 +15,7 @@ pub mod client;
 pub mod db;
 pub mod faults;
 pub mod listing;
+pub mod pg;
 pub mod receiver;
 pub mod signature;
 pub mod subaccounts;
