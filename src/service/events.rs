@@ -211,7 +211,8 @@ impl Shared {
     fn take(&self) -> Batch {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let start = queue.start;
-        let events = std::mem::take(&mut queue.events);
+        let capacity = queue.events.len();
+        let events = std::mem::replace(&mut queue.events, Vec::with_capacity(capacity));
         let dropped = std::mem::take(&mut queue.dropped);
         queue.urgent = false;
         queue.start += events.len() as u64 + dropped;

@@ -50,8 +50,8 @@ async function loadAccounts() {
 }
 
 async function loadCallerIds(account) {
-  const { outgoing_caller_ids: rows } = await control('GET', `/_emulator/accounts/${account}/outgoing-caller-ids`);
-  state.callerIds.set(account, rows);
+  const { outgoing_caller_ids: rows, has_more: more } = await control('GET', `/_emulator/accounts/${account}/outgoing-caller-ids`);
+  state.callerIds.set(account, { rows, more });
 }
 
 async function loadKeys(account) {

@@ -38,12 +38,13 @@ export function renderCallerIds(byAccount, accounts, filter, onChange) {
   const blocks = accounts
     .filter((a) => !filter || a.sid === filter)
     .map((account) => {
-      const rows = byAccount.get(account.sid) || [];
+      const { rows, more } = byAccount.get(account.sid) || { rows: [], more: false };
       return el('div', { 'data-account': account.sid },
         el('h3', {}, 'Account ', mono(account.sid), ` — ${account.friendly_name}`),
         rows.length === 0
           ? el('p', { class: 'empty', text: 'No caller IDs.' })
-          : el('ul', { class: 'plain' }, rows.map((row) => callerIdRow(row, account, onChange))));
+          : el('ul', { class: 'plain' }, rows.map((row) => callerIdRow(row, account, onChange))),
+        more ? el('p', { class: 'note', text: `The first ${rows.length} caller IDs, in sid order; the Twilio API lists them all.` }) : null);
     });
   fill(document.getElementById('caller-ids-list'), blocks);
 }
