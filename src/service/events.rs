@@ -6,7 +6,8 @@
 //! - a task of its own (the dispatcher) takes what is queued as one [`Batch`] and hands it to
 //!   every subscriber at once: at once when idle, then at most about every 10 ms while events
 //!   keep coming, and at most every 50 ms while only `request.journalled` events wait (the
-//!   per-request ones, which come by the thousand per second under load);
+//!   per-request ones, which come by the thousand per second under load) or while batches are
+//!   large (a busy API);
 //! - a batch renders each view of it (all events, or one account's) once, lazily, for every
 //!   subscriber that wants that view ([`Batch::view`]).
 //!
@@ -31,8 +32,12 @@ pub const RING: usize = 16;
 const BURST: f64 = 8.0;
 /// The pace of sends while events keep coming.
 const PACE: Duration = Duration::from_millis(10);
-/// The least time between sends while only `request.journalled` events wait.
-const JOURNAL_PACE: Duration = Duration::from_millis(50);
+/// The least time between sends while only `request.journalled` events wait, or while the
+/// last batch was a busy one.
+const SLOW_PACE: Duration = Duration::from_millis(50);
+/// A batch this large means a busy API: the next one waits [`SLOW_PACE`], so that writes to
+/// the subscribers stay few and large.
+const BUSY: usize = 256;
 
 /// Events published between two sends, in order. Each event has a sequence number (counting
 /// dropped ones), so that a subscriber can tell how many it missed.
@@ -229,7 +234,8 @@ impl Shared {
 async fn dispatch(shared: Arc<Shared>) {
     let mut tokens = BURST;
     let mut refilled = Instant::now();
-    let mut last_send = Instant::now() - JOURNAL_PACE;
+    let mut last_send = Instant::now() - SLOW_PACE;
+    let mut last_len = 0;
     let refill = |tokens: f64, since: Instant, now: Instant| {
         (tokens + (now - since).as_secs_f64() / PACE.as_secs_f64()).min(BURST)
     };
@@ -239,10 +245,10 @@ async fn dispatch(shared: Arc<Shared>) {
             continue;
         };
         let now = Instant::now();
-        let due = if urgent {
+        let due = if urgent && last_len < BUSY {
             now + PACE.mul_f64((1.0 - refill(tokens, refilled, now)).max(0.0))
         } else {
-            last_send + JOURNAL_PACE
+            last_send + SLOW_PACE
         };
         if due > now {
             tokio::select! {
@@ -256,6 +262,8 @@ async fn dispatch(shared: Arc<Shared>) {
         refilled = now;
         last_send = now;
         // Fails only when nobody listens any more: the batch is dropped then.
-        let _ = shared.sender.send(Arc::new(shared.take()));
+        let batch = shared.take();
+        last_len = batch.events.len();
+        let _ = shared.sender.send(Arc::new(batch));
     }
 }
