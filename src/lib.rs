@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -167,7 +168,12 @@ pub async fn serve_on(
         shutdown.await;
         closing.closing.send_replace(true);
     };
-    let result = axum::serve(listeners.http, router)
+    // No Nagle delay: an event-stream write (or a response) goes out at once rather than
+    // waiting up to the client's delayed ACK (~40 ms) behind the previous one.
+    let http = listeners.http.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let result = axum::serve(http, router)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop.send(true);

@@ -112,9 +112,10 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_REQUEST_JOURNAL_SIZE", default_value_t = 1_000)]
     pub request_journal_size: usize,
 
-    /// How many events a slow `GET /_emulator/events` reader may fall behind before it loses
-    /// them and is sent `resync` instead.
-    #[arg(long, env = "CALLERID_EVENT_BACKLOG", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..))]
+    /// How many events may wait to be sent to `GET /_emulator/events` readers (they are sent in
+    /// batches, at most every 10 ms while busy); beyond it they are dropped and every reader is
+    /// sent `resync` instead.
+    #[arg(long, env = "CALLERID_EVENT_BACKLOG", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_backlog: u32,
 
     /// Connections in the read pool (writes always go through one connection).

@@ -70,8 +70,8 @@ pub struct Service {
 
 impl Service {
     /// Fails if the callback client cannot be built (its timeout and no-redirect policy are
-    /// not optional). `event_backlog` is how many events a slow subscriber may fall behind
-    /// before it is told to resync.
+    /// not optional). `event_backlog` is how many events may wait for the event dispatcher
+    /// before subscribers miss some and are told to resync.
     pub fn new(
         store: Store,
         metrics: Arc<Metrics>,
