@@ -48,15 +48,38 @@ fn wanted(filter: Option<&AccountSid>, event: &Event) -> bool {
     }
 }
 
+/// The most `request.journalled` events one batch sends to a reader. A busy API journals
+/// thousands of requests per batch; the page shows the newest 100 and reloads its Requests
+/// view on any of them, so past this the older ones of the batch are left out and counted in
+/// one `requests.skipped` event, which keeps each reader's writes small however fast the API
+/// runs.
+const JOURNALLED_PER_BATCH: usize = 20;
+
 /// The SSE text of the events of `batch` that a client with `filter` sees (empty if none).
 fn view(batch: &Batch, filter: Option<&AccountSid>) -> Bytes {
     batch.view(filter, |events| {
+        let seen = || events.iter().filter(|e| wanted(filter, e));
+        let journalled = seen().filter(|e| is_journalled(e)).count();
+        let mut skip = journalled.saturating_sub(JOURNALLED_PER_BATCH);
         let mut out = Vec::new();
-        for event in events.iter().filter(|e| wanted(filter, e)) {
+        if skip > 0 {
+            out.extend_from_slice(
+                format!("event: requests.skipped\ndata: {{\"count\":{skip}}}\n\n").as_bytes(),
+            );
+        }
+        for event in seen() {
+            if skip > 0 && is_journalled(event) {
+                skip -= 1;
+                continue;
+            }
             event_view::write_sse(&mut out, event);
         }
         Bytes::from(out)
     })
+}
+
+fn is_journalled(event: &Event) -> bool {
+    matches!(event, Event::RequestJournalled { .. })
 }
 
 struct Reader {
@@ -138,4 +161,61 @@ pub(super) async fn events(State(app): State<AppState>, uri: Uri) -> Result<Resp
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sid::RequestSid;
+    use crate::service::events::Events;
+
+    fn journalled(n: usize) -> Event {
+        Event::RequestJournalled {
+            account_sid: None,
+            request_id: RequestSid::next(),
+            method: "GET".to_string(),
+            path: format!("/2010-04-01/Accounts/AC/OutgoingCallerIds/{n}.json"),
+            status: 200,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_busy_batch_sends_its_newest_journal_events_and_counts_the_rest() {
+        let events = Events::new(10_000);
+        let mut subscription = events.subscribe();
+        events.publish(|| (0..100).map(journalled).chain([Event::Reset]).collect());
+        let batch = subscription.recv_batch().await.expect("a batch");
+        assert_eq!(batch.events.len(), 101, "one batch holds the burst");
+        let text = String::from_utf8(view(&batch, None).to_vec()).expect("utf-8");
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: "))
+            .collect();
+        assert_eq!(names[0], "requests.skipped");
+        assert!(text.starts_with("event: requests.skipped\ndata: {\"count\":80}\n\n"));
+        assert_eq!(names.len(), 1 + JOURNALLED_PER_BATCH + 1);
+        assert_eq!(
+            *names.last().expect("last"),
+            "reset",
+            "other events are all kept"
+        );
+        // The newest twenty, in order.
+        for n in 80..100 {
+            assert!(
+                text.contains(&format!("/OutgoingCallerIds/{n}.json")),
+                "{n}"
+            );
+        }
+        assert!(!text.contains("/OutgoingCallerIds/79.json"));
+
+        // A quiet batch is sent whole, with no count.
+        events.publish(|| (0..JOURNALLED_PER_BATCH).map(journalled).collect());
+        let batch = subscription.recv_batch().await.expect("a batch");
+        let text = String::from_utf8(view(&batch, None).to_vec()).expect("utf-8");
+        assert!(!text.contains("requests.skipped"));
+        assert_eq!(
+            text.matches("event: request.journalled").count(),
+            JOURNALLED_PER_BATCH
+        );
+    }
 }

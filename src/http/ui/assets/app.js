@@ -146,6 +146,7 @@ function connect() {
   }
   on('callback.attempted', () => callbacksSoon());
   on('request.journalled', () => requestsSoon());
+  on('requests.skipped', () => requestsSoon());
   on('account.created', () => accountsSoon());
   on('account.deleted', () => accountsSoon());
   on('reset', () => { loadEverything().catch(report); });
