@@ -57,7 +57,13 @@ async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
         }
         let (news, replies): (Vec<NewCall>, Vec<_>) =
             group.into_iter().map(|job| (job.new, job.reply)).unzip();
-        match create_group(&core, &news).await {
+        // Without savepoints first; should one request fail, the group is rolled back and
+        // written again with a savepoint per request, so that the others still commit.
+        let outcome = match create_group(&core, &news, false).await {
+            Ok(outcomes) => Ok(outcomes),
+            Err(_) => create_group(&core, &news, true).await,
+        };
+        match outcome {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
@@ -74,9 +80,14 @@ async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
 }
 
 /// Writes `group` in one transaction; the outcome of each, or the error that failed them all.
+/// With `savepoints`, each request is written inside a savepoint and one that fails is rolled
+/// back alone; without, any request that fails fails the group. A savepoint makes SQLite
+/// copy every page a request changes that an earlier one of the group changed already (its
+/// sub-journal): the group's hot pages once per request, for a failure that does not come.
 async fn create_group(
     core: &Core,
     group: &[NewCall],
+    savepoints: bool,
 ) -> Result<Vec<Result<CreatedCall, StoreError>>, StoreError> {
     let mut write = core.transaction().await?;
     let mut outcomes = Vec::with_capacity(group.len());
@@ -91,11 +102,12 @@ async fn create_group(
             )));
             continue;
         }
-        match create_one(&mut write, new).await {
+        match create_one(&mut write, new, savepoints).await {
             Ok(created) => {
                 made.extend(&new.change.caller_id);
                 outcomes.push(Ok(created));
             }
+            Err(e) if !savepoints => return Err(e),
             Err(e) => {
                 sqlx::query("ROLLBACK TO one_create; RELEASE one_create")
                     .execute(write.conn())
@@ -118,16 +130,23 @@ async fn create_group(
     Ok(outcomes)
 }
 
-/// One validation request's statements, inside a savepoint, in one round trip: end the calls
+/// One validation request's statements, inside a savepoint if `savepoint`, in one round trip: end the calls
 /// pending for the number as `new.supersede` says (their events and the UPDATE … RETURNING),
 /// insert the call and what goes with it. Then the callbacks of the superseded calls. Returns
 /// the superseded calls, and the call's own callback when it was stored claimed.
-async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<CreatedCall, StoreError> {
+async fn create_one(
+    write: &mut Write<'_>,
+    new: &NewCall,
+    savepoint: bool,
+) -> Result<CreatedCall, StoreError> {
     let call = &new.change.to;
     let end = &new.supersede;
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SAVEPOINT one_create; INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
-    );
+    let mut q = QueryBuilder::<Sqlite>::new(if savepoint {
+        "SAVEPOINT one_create; "
+    } else {
+        ""
+    });
+    q.push("INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ");
     q.push_bind(end.at)
         .push(", ")
         .push_bind(end.status.as_str())
@@ -196,7 +215,9 @@ async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<CreatedCall,
             Some(token),
         );
     }
-    q.push("RELEASE one_create");
+    if savepoint {
+        q.push("RELEASE one_create");
+    }
     let mut superseded = Vec::new();
     let mut callback = None;
     for row in q.build().fetch_all(write.conn()).await? {
