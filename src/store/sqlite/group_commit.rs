@@ -8,11 +8,12 @@ use std::sync::Arc;
 use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
+use super::callbacks::write_attempts;
 use super::rows::CallRow;
 use super::statements::{push_callback, push_change_rows};
 use super::{Change, Core, Write};
 use crate::domain::call::Call;
-use crate::domain::callback::{Callback, CallbackState, NewCallback};
+use crate::domain::callback::{Attempted, Callback, CallbackState, NewCallback};
 use crate::domain::caller_id::NewCallerId;
 use crate::domain::plan::NewCall;
 use crate::store::{CreatedCall, StoreError};
@@ -20,10 +21,17 @@ use crate::store::{CreatedCall, StoreError};
 /// The most validation requests committed together.
 const CREATES_PER_COMMIT: usize = 64;
 
-/// A validation request waiting for the group commit.
-pub(super) struct Job {
-    new: NewCall,
-    reply: oneshot::Sender<Result<CreatedCall, StoreError>>,
+/// What waits for the group commit: a validation request, or callback attempts to record
+/// (written in the same transaction as the requests, before them).
+pub(super) enum Job {
+    Create {
+        new: NewCall,
+        reply: oneshot::Sender<Result<CreatedCall, StoreError>>,
+    },
+    Attempts {
+        attempts: Vec<Attempted>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 pub(super) type Queue = mpsc::UnboundedSender<Job>;
@@ -42,27 +50,54 @@ pub(super) fn start(core: Arc<Core>) -> Queue {
 /// Stores `new` with the next group; its outcome once that group is committed.
 pub(super) async fn submit(queue: &Queue, new: NewCall) -> Result<CreatedCall, StoreError> {
     let (reply, answer) = oneshot::channel();
-    queue.send(Job { new, reply }).map_err(|_| closed())?;
+    queue
+        .send(Job::Create { new, reply })
+        .map_err(|_| closed())?;
+    answer.await.map_err(|_| closed())?
+}
+
+/// Records `attempts` with the next group; done once that group is committed.
+pub(super) async fn record(queue: &Queue, attempts: Vec<Attempted>) -> Result<(), StoreError> {
+    let (reply, answer) = oneshot::channel();
+    queue
+        .send(Job::Attempts { attempts, reply })
+        .map_err(|_| closed())?;
     answer.await.map_err(|_| closed())?
 }
 
 async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = jobs.recv().await {
-        let mut group = vec![first];
-        while group.len() < CREATES_PER_COMMIT {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+        let (mut news, mut replies, mut attempts, mut recorded) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Create { new, reply } => {
+                    news.push(new);
+                    replies.push(reply);
+                }
+                Job::Attempts {
+                    attempts: mut more,
+                    reply,
+                } => {
+                    attempts.append(&mut more);
+                    recorded.push(reply);
+                }
+            }
+            if news.len() < CREATES_PER_COMMIT {
+                next = jobs.try_recv().ok();
             }
         }
-        let (news, replies): (Vec<NewCall>, Vec<_>) =
-            group.into_iter().map(|job| (job.new, job.reply)).unzip();
         // Without savepoints first; should one request fail, the group is rolled back and
         // written again with a savepoint per request, so that the others still commit.
-        let outcome = match create_group(&core, &news, false).await {
+        let outcome = match create_group(&core, &news, &attempts, false).await {
             Ok(outcomes) => Ok(outcomes),
-            Err(_) => create_group(&core, &news, true).await,
+            Err(_) => create_group(&core, &news, &attempts, true).await,
         };
+        let attempted = outcome.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        for reply in recorded {
+            let _ = reply.send(attempted.clone().map_err(|e| StoreError::Backend(e.into())));
+        }
         match outcome {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -79,7 +114,8 @@ async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Writes `group` in one transaction; the outcome of each, or the error that failed them all.
+/// Writes `attempts` and `group` in one transaction; the outcome of each request, or the error
+/// that failed them all.
 /// With `savepoints`, each request is written inside a savepoint and one that fails is rolled
 /// back alone; without, any request that fails fails the group. A savepoint makes SQLite
 /// copy every page a request changes that an earlier one of the group changed already (its
@@ -87,9 +123,13 @@ async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
 async fn create_group(
     core: &Core,
     group: &[NewCall],
+    attempts: &[Attempted],
     savepoints: bool,
 ) -> Result<Vec<Result<CreatedCall, StoreError>>, StoreError> {
     let mut write = core.transaction().await?;
+    if !attempts.is_empty() {
+        write_attempts(write.conn(), attempts).await?;
+    }
     let mut outcomes = Vec::with_capacity(group.len());
     // Holding the writer's turn, memory is exactly what is committed; numbers verified earlier
     // in this group are checked too.
