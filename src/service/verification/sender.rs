@@ -5,7 +5,6 @@
 //! waits for the deliveries in flight and their records, so that each is recorded before the
 //! database closes and none is sent again after a restart.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::batch::{by_receiver, deliver_batch, Prepared, Urls};
+use super::form::form_encode;
 use super::recorder::{Finished, Recorder};
 use super::signature::sign;
 use crate::domain::callback::{
@@ -34,36 +34,6 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .build()
-}
-
-/// Appends `s` form-encoded (`application/x-www-form-urlencoded`: letters, digits and `*-._`
-/// as they are, spaces as `+`, every other byte as `%XX`).
-fn push_form_encoded(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-}
-
-/// A form body.
-fn form_encode(params: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(params.iter().map(|(k, v)| k.len() + v.len() + 8).sum());
-    for (i, (name, value)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        push_form_encoded(&mut out, name);
-        out.push('=');
-        push_form_encoded(&mut out, value);
-    }
-    out
 }
 
 impl Service {
@@ -230,9 +200,7 @@ pub(super) async fn deliver(
     let client = &service.client;
     let params = &callback.params;
     let is_get = callback.method == CallbackMethod::Get;
-    let Some(token) = token(service, &callback).await else {
-        return None;
-    };
+    let token = token(service, &callback).await?;
     let Some(base) = base else {
         // Cannot happen for a URL the API accepted; settle it rather than leave it claimed.
         let attempt = CallbackAttempt {
@@ -404,13 +372,5 @@ mod tests {
         let post = request_url(base("http://u@host/cb#frag"), false, &params);
         assert_eq!(post.as_str(), "http://host/cb");
         assert!(base_url("not a url").is_none());
-    }
-
-    #[test]
-    fn a_form_body_is_encoded_as_the_url_crate_encodes_a_query() {
-        let params = p(&[("To", "+1 415"), ("x*-._~", "é&=/%"), ("", "")]);
-        let mut url = Url::parse("http://form/").expect("url");
-        url.query_pairs_mut().extend_pairs(&params);
-        assert_eq!(form_encode(&params), url.query().unwrap_or(""));
     }
 }

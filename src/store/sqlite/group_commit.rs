@@ -25,7 +25,7 @@ const CREATES_PER_COMMIT: usize = 64;
 /// (written in the same transaction as the requests, before them).
 pub(super) enum Job {
     Create {
-        new: NewCall,
+        new: Box<NewCall>,
         reply: oneshot::Sender<Result<CreatedCall, StoreError>>,
     },
     Attempts {
@@ -51,7 +51,10 @@ pub(super) fn start(core: Arc<Core>) -> Queue {
 pub(super) async fn submit(queue: &Queue, new: NewCall) -> Result<CreatedCall, StoreError> {
     let (reply, answer) = oneshot::channel();
     queue
-        .send(Job::Create { new, reply })
+        .send(Job::Create {
+            new: Box::new(new),
+            reply,
+        })
         .map_err(|_| closed())?;
     answer.await.map_err(|_| closed())?
 }
@@ -73,7 +76,7 @@ async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
         while let Some(job) = next.take() {
             match job {
                 Job::Create { new, reply } => {
-                    news.push(new);
+                    news.push(*new);
                     replies.push(reply);
                 }
                 Job::Attempts {
