@@ -6,6 +6,8 @@
 //!
 //! It opens SQLite the way the emulator's store does (WAL, `synchronous=NORMAL`, a read pool and
 //! one writer connection, no ping before each acquire) and goes to SQLite for every request.
+//! With `--database postgres://…` it serves the same routes from PostgreSQL instead (one pool,
+//! its table created and seeded the same way), the reference of the PostgreSQL benchmark.
 //! The emulator adds routing, auth, validation, paging, Twilio's wire format, the request
 //! journal, metrics and the per-request log line, and serves caller-ID reads from memory, so
 //! the ratios measure both.
@@ -13,6 +15,8 @@
 //! ```text
 //! cargo run --release --example reference_server -- --listen 127.0.0.1:4016 \
 //!     --database /tmp/reference.db --seed 10000 --read-connections 4
+//! cargo run --release --example reference_server -- --listen 127.0.0.1:4016 \
+//!     --database postgres://localhost/reference --seed 10000 --read-connections 8
 //! ```
 
 use std::net::SocketAddr;
@@ -24,6 +28,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -31,9 +36,9 @@ use sqlx::sqlite::{
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Clone)]
-struct Pools {
-    read: SqlitePool,
-    write: SqlitePool,
+enum Pools {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
 }
 
 /// A row shaped like an outgoing caller ID.
@@ -93,11 +98,21 @@ fn now() -> i64 {
 }
 
 async fn fetch(State(pools): State<Pools>, Path(id): Path<i64>) -> Result<Json<Row>, StatusCode> {
-    sqlx::query_as("SELECT * FROM rows WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&pools.read)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+    let row = match &pools {
+        Pools::Sqlite { read, .. } => {
+            sqlx::query_as("SELECT * FROM rows WHERE id = ?")
+                .bind(id)
+                .fetch_optional(read)
+                .await
+        }
+        Pools::Postgres(pool) => {
+            sqlx::query_as("SELECT * FROM rows WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        }
+    };
+    row.map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
         .map(Json)
         .ok_or(StatusCode::NOT_FOUND)
 }
@@ -106,11 +121,22 @@ async fn page(
     State(pools): State<Pools>,
     Query(q): Query<After>,
 ) -> Result<Json<Vec<Row>>, StatusCode> {
-    sqlx::query_as("SELECT * FROM rows WHERE id > ? ORDER BY id LIMIT 50")
-        .bind(q.after.unwrap_or(0))
-        .fetch_all(&pools.read)
-        .await
-        .map(Json)
+    let after = q.after.unwrap_or(0);
+    let rows = match &pools {
+        Pools::Sqlite { read, .. } => {
+            sqlx::query_as("SELECT * FROM rows WHERE id > ? ORDER BY id LIMIT 50")
+                .bind(after)
+                .fetch_all(read)
+                .await
+        }
+        Pools::Postgres(pool) => {
+            sqlx::query_as("SELECT * FROM rows WHERE id > $1 ORDER BY id LIMIT 50")
+                .bind(after)
+                .fetch_all(pool)
+                .await
+        }
+    };
+    rows.map(Json)
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
 
@@ -119,24 +145,33 @@ async fn insert(
     Json(new): Json<NewRow>,
 ) -> Result<(StatusCode, Json<Row>), StatusCode> {
     let t = now();
-    let mut rows: Vec<Row> = sqlx::query_as(
-        "INSERT INTO rows (sid, phone_number, friendly_name, date_created, date_updated)
-         VALUES (lower(hex(randomblob(16))), '+14155550100', ?, ?, ?) RETURNING *",
-    )
-    .bind(&new.name)
-    .bind(t)
-    .bind(t)
-    .fetch_all(&pools.write)
-    .await
-    .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let rows: Result<Vec<Row>, _> =
+        match &pools {
+            Pools::Sqlite { write, .. } => sqlx::query_as(
+                "INSERT INTO rows (sid, phone_number, friendly_name, date_created, date_updated)
+                 VALUES (lower(hex(randomblob(16))), '+14155550100', ?, ?, ?) RETURNING *",
+            )
+            .bind(&new.name)
+            .bind(t)
+            .bind(t)
+            .fetch_all(write)
+            .await,
+            Pools::Postgres(pool) => sqlx::query_as(
+                "INSERT INTO rows (sid, phone_number, friendly_name, date_created, date_updated)
+                 VALUES (md5(random()::text), '+14155550100', $1, $2, $2) RETURNING *",
+            )
+            .bind(&new.name)
+            .bind(t)
+            .fetch_all(pool)
+            .await,
+        };
+    let mut rows = rows.map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
     rows.pop()
         .map(|row| (StatusCode::CREATED, Json(row)))
         .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    let args = parse_args()?;
+async fn open_sqlite(args: &Args) -> Result<Pools, BoxError> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", args.database))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -179,11 +214,63 @@ async fn main() -> Result<(), BoxError> {
         .test_before_acquire(false)
         .connect_with(options.read_only(true))
         .await?;
+    Ok(Pools::Sqlite { read, write })
+}
+
+async fn open_postgres(args: &Args) -> Result<Pools, BoxError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(args.read_connections.max(1))
+        .test_before_acquire(false)
+        .connect(&args.database)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS rows (
+            id BIGSERIAL PRIMARY KEY,
+            sid TEXT NOT NULL,
+            phone_number TEXT NOT NULL,
+            friendly_name TEXT NOT NULL,
+            date_created BIGINT NOT NULL,
+            date_updated BIGINT NOT NULL
+        )",
+    )
+    .execute(&pool)
+    .await?;
+    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rows")
+        .fetch_one(&pool)
+        .await?;
+    if have < args.seed {
+        sqlx::query(
+            "INSERT INTO rows (id, sid, phone_number, friendly_name, date_created, date_updated)
+             SELECT i, 'PN' || lpad(i::text, 32, '0'), '+1206' || lpad((2000000 + i)::text, 7, '0'),
+                    'Row ' || i, 1700000000, 1700000000 FROM generate_series($1::bigint, $2::bigint) AS i",
+        )
+        .bind(have + 1)
+        .bind(args.seed)
+        .execute(&pool)
+        .await?;
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('rows', 'id'), (SELECT MAX(id) FROM rows))",
+        )
+        .execute(&pool)
+        .await?;
+    }
+    Ok(Pools::Postgres(pool))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = parse_args()?;
+    let pools =
+        if args.database.starts_with("postgres://") || args.database.starts_with("postgresql://") {
+            open_postgres(&args).await?
+        } else {
+            open_sqlite(&args).await?
+        };
     let app = Router::new()
         .route("/row/{id}", get(fetch))
         .route("/row", post(insert))
         .route("/rows", get(page))
-        .with_state(Pools { read, write });
+        .with_state(pools);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     axum::serve(listener, app).await?;
     Ok(())

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -27,6 +28,7 @@ pub use http::{app, AppState};
 
 use crate::ca::LocalCa;
 use crate::domain::machine::Timing;
+use crate::http::middleware::concurrency::AccountLimiter;
 use crate::http::middleware::journal::Journal;
 use crate::metrics::Metrics;
 use crate::service::{CallbackPolicy, Service};
@@ -39,7 +41,7 @@ impl AppState {
     /// Opens the database, runs the migrations and installs the configured accounts.
     pub async fn new(settings: Settings) -> Result<AppState, BoxError> {
         settings.validate()?;
-        let store = Store::connect(&settings.database_url, settings.read_connections).await?;
+        let store = connect_store(&settings).await?;
         let timing = Timing {
             time_scale: settings.time_scale,
             manual_timeout_ms: (settings.manual_digits_timeout as i64).saturating_mul(1000),
@@ -59,12 +61,53 @@ impl AppState {
         tracing::info!(path = %ca.path.display(), "certificate authority");
         Ok(AppState(Arc::new(http::Shared {
             journal: Journal::new(settings.request_journal_size),
+            faults: Default::default(),
+            limiter: AccountLimiter::new(settings.max_concurrent_requests),
             settings,
             service: Arc::new(service),
             metrics,
             ca: Arc::new(ca),
             closing: watch::channel(false).0,
         })))
+    }
+}
+
+/// Connects to the database, trying again while it is unreachable (refused, timing out,
+/// starting up): 0.25 s after the first try, doubling up to 5 s, for up to
+/// `--database-retry-secs` (for ever when 0), with a log line per try.
+async fn connect_store(settings: &Settings) -> Result<Store, BoxError> {
+    const FIRST_WAIT: Duration = Duration::from_millis(250);
+    const LONGEST_WAIT: Duration = Duration::from_secs(5);
+    let url = &settings.database_url;
+    let limit = settings.database_retry_secs;
+    let started = std::time::Instant::now();
+    let mut wait = FIRST_WAIT;
+    let mut tries = 1_u32;
+    loop {
+        match Store::connect(url, settings.read_connections).await {
+            Ok(store) => return Ok(store),
+            Err(e) if e.is_unreachable() => {
+                let waited = started.elapsed();
+                if limit != 0 && waited + wait > Duration::from_secs(limit) {
+                    return Err(format!(
+                        "the database is unreachable after {tries} tries in {} s \
+                         (--database-retry-secs {limit}): {e}",
+                        waited.as_secs()
+                    )
+                    .into());
+                }
+                tracing::warn!(
+                    tries,
+                    retry_in = ?wait,
+                    error = %e,
+                    "the database is unreachable; trying again"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(LONGEST_WAIT);
+                tries += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -125,7 +168,12 @@ pub async fn serve_on(
         shutdown.await;
         closing.closing.send_replace(true);
     };
-    let result = axum::serve(listeners.http, router)
+    // No Nagle delay: an event-stream write (or a response) goes out at once rather than
+    // waiting up to the client's delayed ACK (~40 ms) behind the previous one.
+    let http = listeners.http.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let result = axum::serve(http, router)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop.send(true);

@@ -24,14 +24,20 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_LISTEN", default_value = "127.0.0.1:4015")]
     pub listen: SocketAddr,
 
-    /// SQLite database: `sqlite://rel.db`, `sqlite:///abs/path.db`, or `sqlite::memory:`.
-    /// Created if missing.
+    /// The database: SQLite as `sqlite://rel.db`, `sqlite:///abs/path.db` or
+    /// `sqlite::memory:` (created if missing), or PostgreSQL as
+    /// `postgres://user:password@host:port/database` (the database must exist).
     #[arg(
         long,
         env = "CALLERID_DATABASE_URL",
         default_value = "sqlite://callerid-emulator.db"
     )]
     pub database_url: String,
+
+    /// Seconds to keep trying to reach the database at start-up (waiting 0.25 s, doubling up
+    /// to 5 s, between tries, each logged) before giving up; 0 tries for ever.
+    #[arg(long, env = "CALLERID_DATABASE_RETRY_SECS", default_value_t = 60)]
+    pub database_retry_secs: u64,
 
     /// An account as `AccountSid:AuthToken`; repeat the flag, or separate with commas in the
     /// environment variable. With none, the development account
@@ -96,13 +102,20 @@ pub struct Settings {
     #[arg(long, env = "CALLERID_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
 
+    /// Requests of one account (the AccountSid in the path) that may be in flight at once;
+    /// one more is answered 429 with code 20429 and `Retry-After`, and not processed. Off
+    /// unless set.
+    #[arg(long, env = "CALLERID_MAX_CONCURRENT_REQUESTS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: Option<u32>,
+
     /// How many recent Twilio API requests GET /_emulator/requests keeps.
     #[arg(long, env = "CALLERID_REQUEST_JOURNAL_SIZE", default_value_t = 1_000)]
     pub request_journal_size: usize,
 
-    /// How many events a slow `GET /_emulator/events` reader may fall behind before it loses
-    /// them and is sent `resync` instead.
-    #[arg(long, env = "CALLERID_EVENT_BACKLOG", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..))]
+    /// How many events may wait to be sent to `GET /_emulator/events` readers (they are sent in
+    /// batches, at most every 10 ms while busy); beyond it they are dropped and every reader is
+    /// sent `resync` instead.
+    #[arg(long, env = "CALLERID_EVENT_BACKLOG", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..))]
     pub event_backlog: u32,
 
     /// Connections in the read pool (writes always go through one connection).
@@ -120,8 +133,8 @@ pub struct Settings {
     pub proxy_listen: Option<SocketAddr>,
 
     /// Where the local certificate authority is kept (made on first start). Default: the
-    /// database file's folder; for an in-memory database, `callerid-emulator` in the system's
-    /// temporary folder.
+    /// database file's folder; for an in-memory or a PostgreSQL database, `callerid-emulator`
+    /// in the system's temporary folder.
     #[arg(long, env = "CALLERID_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 
@@ -144,7 +157,7 @@ impl std::fmt::Debug for Settings {
             .collect();
         f.debug_struct("Settings")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_password(&self.database_url))
             .field("accounts", &accounts)
             .field("time_scale", &self.time_scale)
             .field("control_api", &self.control_api)
@@ -154,11 +167,28 @@ impl std::fmt::Debug for Settings {
             )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .field("tls_listen", &self.tls_listen)
             .field("proxy_listen", &self.proxy_listen)
             .field("data_dir", &self.data_dir())
             .finish_non_exhaustive()
     }
+}
+
+/// `url` with the password of its user info (if any) replaced, for the log.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let Some((user_info, _)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let Some((user, _password)) = user_info.split_once(':') else {
+        return url.to_string();
+    };
+    let after = &rest[user_info.len()..];
+    format!("{scheme}://{user}:<redacted>{after}")
 }
 
 impl Settings {
@@ -198,6 +228,9 @@ impl Settings {
             return dir.clone();
         }
         let url = &self.database_url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return std::env::temp_dir().join("callerid-emulator");
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -223,5 +256,25 @@ impl Settings {
             return Err("--callback-attempts must be at least 1".into());
         }
         self.parsed_accounts().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn the_log_never_shows_a_database_password() {
+        assert_eq!(
+            redact_password("postgres://emulator:s3cret@db:5432/callerid"),
+            "postgres://emulator:<redacted>@db:5432/callerid"
+        );
+        for kept in [
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "sqlite://callerid-emulator.db",
+            "sqlite::memory:",
+        ] {
+            assert_eq!(redact_password(kept), kept);
+        }
     }
 }

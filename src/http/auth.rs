@@ -1,10 +1,12 @@
 //! HTTP Basic authentication as api.twilio.com does it: `AccountSid:AuthToken`, or an API key
-//! `SK…:secret` that belongs to the account. Credentials only ever reach their own account.
+//! `SK…:secret` that belongs to the account. Which accounts and areas a credential reaches is
+//! [`crate::domain::account::access`].
 
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 
 use super::error::{ApiError, AuthFailure};
+use crate::domain::account::{Area, Denied};
 use crate::domain::sid::AccountSid;
 use crate::service::Service;
 
@@ -48,13 +50,25 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Basic> {
     Some(Basic { decoded, colon })
 }
 
-/// Authenticates the request for the account named in its path. Wrong credentials, and right
-/// credentials for a different account, are both 401 20003.
+/// Who a request acts as, and for which account.
+pub struct Authenticated {
+    /// The account the request reaches: the path's, or the credential's own.
+    pub account: AccountSid,
+    /// The account the credentials belong to (the parent, when a parent reaches a
+    /// subaccount).
+    pub acting: AccountSid,
+}
+
+/// Authenticates the request for `area` of the account named in its path (`None`: the
+/// credential's own account, as `/Accounts` is). Wrong credentials, and right credentials
+/// for an account they do not reach, are both 401 20003; an account that is not active is
+/// 401 20005.
 pub async fn authenticate(
     service: &Service,
     headers: &HeaderMap,
-    path_account: &str,
-) -> Result<AccountSid, ApiError> {
+    path_account: Option<&str>,
+    area: Area,
+) -> Result<Authenticated, ApiError> {
     let basic =
         basic_credentials(headers).ok_or(ApiError::unauthenticated(AuthFailure::NoCredentials))?;
     let (user, password) = (basic.user(), basic.password());
@@ -69,9 +83,19 @@ pub async fn authenticate(
     if !same_secret(&credential.secret, password) {
         return Err(ApiError::unauthenticated(AuthFailure::WrongPassword));
     }
-    match AccountSid::parse(path_account) {
-        Some(sid) if sid == credential.account_sid => Ok(sid),
-        _ => Err(ApiError::unauthenticated(AuthFailure::WrongPassword)),
+    let target = match path_account {
+        None => credential.account_sid.clone(),
+        Some(raw) => {
+            AccountSid::parse(raw).ok_or(ApiError::unauthenticated(AuthFailure::WrongPassword))?
+        }
+    };
+    match service.access(&credential, &target, area).await? {
+        Ok(()) => Ok(Authenticated {
+            account: target,
+            acting: credential.account_sid.clone(),
+        }),
+        Err(Denied::NotYours) => Err(ApiError::unauthenticated(AuthFailure::WrongPassword)),
+        Err(Denied::NotActive) => Err(ApiError::not_active()),
     }
 }
 

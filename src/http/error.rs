@@ -95,6 +95,11 @@ impl ApiError {
         }
     }
 
+    /// 401 20005: the account acting, or the account reached, is suspended or closed.
+    pub fn not_active() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, 20005, "Account not active")
+    }
+
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, 20409, message)
     }
@@ -159,6 +164,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::NoSuchAccount(sid) => {
                 ApiError::invalid_parameter(format!("Account {sid} does not exist"))
             }
+            ServiceError::AccountClosed(sid) => ApiError::bad_request(
+                21479,
+                format!("Account {sid} is closed; its status cannot be changed"),
+            ),
+            ServiceError::SubaccountCannotCreate(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                21100,
+                "Subaccounts cannot create subaccounts; use the main account's credentials",
+            ),
             ServiceError::CallEnded {
                 sid,
                 status: Some(status),

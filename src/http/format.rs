@@ -1,7 +1,9 @@
 //! Which representation a request asked for, decided by its path's suffix.
 
-/// The representation a request asked for. Twilio's 2010 API decides it by the path suffix
-/// alone: `.json` gives JSON, `.xml` or no suffix gives XML.
+/// The representation a request's errors (and its JSON or XML body) are written in. Twilio's
+/// 2010 API decides it by the path suffix alone: `.json` gives JSON, `.xml` or no suffix gives
+/// XML. A `.csv` read is answered in CSV by its handler ([`crate::http::csv`]); its errors are
+/// JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Json,
@@ -9,9 +11,9 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format of a whole request path: JSON only when it ends in `.json`.
+    /// The format of a whole request path: JSON when it ends in `.json` or `.csv`.
     pub fn of_path(path: &str) -> Format {
-        if path.ends_with(".json") {
+        if path.ends_with(".json") || path.ends_with(".csv") {
             Format::Json
         } else {
             Format::Xml
@@ -31,13 +33,14 @@ impl Format {
 pub enum Suffix {
     Json,
     Xml,
+    Csv,
     None,
 }
 
 impl Suffix {
     pub fn format(self) -> Format {
         match self {
-            Suffix::Json => Format::Json,
+            Suffix::Json | Suffix::Csv => Format::Json,
             Suffix::Xml | Suffix::None => Format::Xml,
         }
     }
@@ -46,17 +49,21 @@ impl Suffix {
         match self {
             Suffix::Json => ".json",
             Suffix::Xml => ".xml",
+            Suffix::Csv => ".csv",
             Suffix::None => "",
         }
     }
 
-    /// Splits `Name.json` / `Name.xml` / `Name` into the name and its suffix. Any other
-    /// suffix (`.csv`, `.html`) is not served.
+    /// Splits `Name.json` / `Name.xml` / `Name.csv` / `Name` into the name and its suffix.
+    /// Any other suffix (`.html`) is not served; which routes answer `.csv` is the route's
+    /// [`crate::http::context::Segment`] to say.
     pub fn split(segment: &str) -> Option<(&str, Suffix)> {
         if let Some(name) = segment.strip_suffix(".json") {
             Some((name, Suffix::Json))
         } else if let Some(name) = segment.strip_suffix(".xml") {
             Some((name, Suffix::Xml))
+        } else if let Some(name) = segment.strip_suffix(".csv") {
+            Some((name, Suffix::Csv))
         } else if segment.contains('.') {
             None
         } else {
@@ -77,6 +84,8 @@ mod tests {
         );
         assert_eq!(Suffix::split("X.xml"), Some(("X", Suffix::Xml)));
         assert_eq!(Suffix::split("X"), Some(("X", Suffix::None)));
-        assert_eq!(Suffix::split("X.csv"), None);
+        assert_eq!(Suffix::split("X.csv"), Some(("X", Suffix::Csv)));
+        assert_eq!(Suffix::split("X.html"), None);
+        assert_eq!(Format::of_path("/a/X.csv"), Format::Json);
     }
 }

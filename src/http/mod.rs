@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod context;
 pub mod control;
+pub mod csv;
 pub mod edge;
 pub mod error;
 pub mod form;
@@ -30,6 +31,8 @@ use crate::service::Service;
 use crate::settings::Settings;
 use error::ApiError;
 use format::Format;
+use middleware::concurrency::AccountLimiter;
+use middleware::faults::Faults;
 use middleware::journal::Journal;
 
 /// Everything the handlers share.
@@ -37,6 +40,10 @@ pub struct Shared {
     pub settings: Settings,
     pub service: Arc<Service>,
     pub journal: Journal,
+    /// The fault rules of the control API, applied to Twilio API requests.
+    pub faults: Faults,
+    /// `--max-concurrent-requests`: each account's requests in flight.
+    pub limiter: AccountLimiter,
     pub metrics: Arc<Metrics>,
     /// The local certificate authority of the TLS listener and the proxy.
     pub ca: Arc<LocalCa>,
@@ -88,9 +95,10 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // One layer of three, outermost first, so each route is wrapped and boxed once.
+        // One layer of four, outermost first, so each route is wrapped and boxed once.
         .layer((
             axum::middleware::from_fn_with_state(state.clone(), middleware::observe),
+            axum::middleware::from_fn_with_state(state.clone(), middleware::injected::misbehave),
             DefaultBodyLimit::disable(),
             tower_http::catch_panic::CatchPanicLayer::custom(panic_response),
         ))

@@ -21,29 +21,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(query: &Params) -> Result<PageRequest, ApiError> {
-        let page_size = match query.get("PageSize")? {
-            None | Some("") => DEFAULT_PAGE_SIZE,
-            Some(raw) => match raw.trim().parse::<i64>() {
-                Ok(n) if n >= 1 => n.min(i64::from(MAX_PAGE_SIZE)) as u32,
-                _ => {
-                    return Err(ApiError::invalid_parameter(format!(
-                        "PageSize must be a whole number from 1 to {MAX_PAGE_SIZE}, not {raw:?}"
-                    )))
-                }
-            },
-        };
-        let page = match query.get("Page")? {
-            None | Some("") => 0,
-            Some(raw) => raw.trim().parse::<u32>().map_err(|e| {
-                // A whole number too large for a page index is still a whole number: say so.
-                ApiError::invalid_parameter(match e.kind() {
-                    std::num::IntErrorKind::PosOverflow => {
-                        format!("Page must be at most {}, not {raw:?}", u32::MAX)
-                    }
-                    _ => format!("Page must be a whole number from 0, not {raw:?}"),
-                })
-            })?,
-        };
+        let (page_size, page) = size_and_page(query)?;
         let cursor = match query.get("PageToken")? {
             None | Some("") => Cursor::Start,
             Some(token) => parse_token(token).ok_or_else(|| {
@@ -60,6 +38,149 @@ impl PageRequest {
             page,
             cursor,
         })
+    }
+}
+
+/// `PageSize` and `Page` of a list request.
+fn size_and_page(query: &Params) -> Result<(u32, u32), ApiError> {
+    let page_size = match query.get("PageSize")? {
+        None | Some("") => DEFAULT_PAGE_SIZE,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if n >= 1 => n.min(i64::from(MAX_PAGE_SIZE)) as u32,
+            _ => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "PageSize must be a whole number from 1 to {MAX_PAGE_SIZE}, not {raw:?}"
+                )))
+            }
+        },
+    };
+    let page = match query.get("Page")? {
+        None | Some("") => 0,
+        Some(raw) => raw.trim().parse::<u32>().map_err(|e| {
+            // A whole number too large for a page index is still a whole number: say so.
+            ApiError::invalid_parameter(match e.kind() {
+                std::num::IntErrorKind::PosOverflow => {
+                    format!("Page must be at most {}, not {raw:?}", u32::MAX)
+                }
+                _ => format!("Page must be a whole number from 0, not {raw:?}"),
+            })
+        })?,
+    };
+    Ok((page_size, page))
+}
+
+/// A page of a list kept in memory in sid order (the Accounts and Keys lists), with the
+/// same `PageSize`, `Page` and `PageToken` rules as the caller-ID list.
+#[derive(Clone, Debug)]
+pub struct SidPageRequest {
+    pub page_size: u32,
+    pub page: u32,
+    /// The `PageToken`: `PA`/`PB` and a sid that `well_formed` accepted.
+    pub token: Option<(bool, String)>,
+}
+
+impl SidPageRequest {
+    /// `well_formed` tells the list's sids (lower-cased) from anything else.
+    pub fn parse(
+        query: &Params,
+        well_formed: fn(&str) -> Option<String>,
+    ) -> Result<SidPageRequest, ApiError> {
+        let (page_size, page) = size_and_page(query)?;
+        let token = match query.get("PageToken")? {
+            None | Some("") => None,
+            Some(token) => {
+                let parsed = token.split_at_checked(2).and_then(|(dir, sid)| {
+                    let after = match dir {
+                        "PA" => true,
+                        "PB" => false,
+                        _ => return None,
+                    };
+                    Some((after, well_formed(sid)?))
+                });
+                Some(parsed.ok_or_else(|| {
+                    ApiError::bad_request(21481, format!("Invalid PageToken {token:?}"))
+                })?)
+            }
+        };
+        if page > 0 && token.is_none() {
+            return Err(ApiError::invalid_parameter(
+                "PageToken is required for paging.",
+            ));
+        }
+        Ok(SidPageRequest {
+            page_size,
+            page,
+            token,
+        })
+    }
+
+    /// The token this request carried, echoed into its own `uri`.
+    pub fn token(&self) -> Option<String> {
+        self.token
+            .as_ref()
+            .map(|(after, sid)| format!("{}{sid}", if *after { "PA" } else { "PB" }))
+    }
+
+    /// This request's page of `rows` (in sid order), with whether rows exist before and
+    /// after it.
+    pub fn slice<'r, T>(&self, rows: &'r [T], sid: fn(&T) -> &str) -> (&'r [T], bool, bool) {
+        let size = self.page_size as usize;
+        let (start, end) = match &self.token {
+            None => (0, size.min(rows.len())),
+            Some((true, after)) => {
+                let start = rows.partition_point(|r| sid(r) <= after.as_str());
+                (start, (start + size).min(rows.len()))
+            }
+            Some((false, before)) => {
+                let end = rows.partition_point(|r| sid(r) < before.as_str());
+                (end.saturating_sub(size), end)
+            }
+        };
+        (&rows[start..end], start > 0, end < rows.len())
+    }
+}
+
+/// The paging fields of a list response.
+pub struct Envelope {
+    pub uri: String,
+    pub first_page_uri: String,
+    pub next_page_uri: Option<String>,
+    pub previous_page_uri: Option<String>,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Envelope {
+    /// The envelope of `rows`, the page `paging` asked for, `before`/`after` saying whether
+    /// rows exist beyond each end.
+    pub fn of<T>(
+        uris: &UriBuilder<'_>,
+        paging: &SidPageRequest,
+        rows: &[T],
+        sid: fn(&T) -> &str,
+        before: bool,
+        after: bool,
+    ) -> Envelope {
+        let next_page_uri = match (after, rows.last()) {
+            (true, Some(last)) => Some(uris.after(paging.page + 1, sid(last))),
+            _ => None,
+        };
+        let previous_page_uri = match (before, rows.first()) {
+            (true, Some(first)) if paging.page > 0 => {
+                Some(uris.before(paging.page - 1, sid(first)))
+            }
+            _ => None,
+        };
+        let start = u64::from(paging.page) * u64::from(paging.page_size);
+        let end = (start + rows.len() as u64).saturating_sub(1).max(start);
+        Envelope {
+            uri: uris.uri(paging.page, paging.token()),
+            first_page_uri: uris.uri(0, None),
+            next_page_uri,
+            previous_page_uri,
+            start,
+            end,
+        }
     }
 }
 

@@ -18,11 +18,13 @@ impl Service {
         let accounts: Vec<Account> = accounts
             .into_iter()
             .map(|(sid, auth_token)| Account {
-                sid,
-                auth_token,
-                friendly_name: "Configured account".to_string(),
                 configured: true,
-                date_created: now / 1000,
+                ..Account::main(
+                    sid,
+                    auth_token,
+                    "Configured account".to_string(),
+                    now / 1000,
+                )
             })
             .collect();
         self.store.sync_configured_accounts(&accounts).await?;
@@ -94,6 +96,11 @@ impl Service {
 
     pub async fn ping(&self) -> Result<(), ServiceError> {
         Ok(self.store.ping().await?)
+    }
+
+    /// Which store backend holds the state: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
     }
 
     /// Verification calls not yet ended, and callbacks by where they stand.

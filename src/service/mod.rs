@@ -6,6 +6,7 @@
 mod accounts;
 mod caller_ids;
 pub mod events;
+mod subaccounts;
 pub mod verification;
 
 use std::sync::Arc;
@@ -33,6 +34,12 @@ pub enum ServiceError {
     AccountExists(AccountSid),
     #[error("account {0} does not exist")]
     NoSuchAccount(AccountSid),
+    /// A status change asked of a closed account.
+    #[error("account {0} is closed")]
+    AccountClosed(AccountSid),
+    /// `POST /Accounts` by a subaccount: only a main account has subaccounts.
+    #[error("account {0} is a subaccount and cannot create subaccounts")]
+    SubaccountCannotCreate(AccountSid),
     /// Digits for a call that has ended (its status, when it was read).
     #[error("call {sid} has ended")]
     CallEnded {
@@ -63,8 +70,8 @@ pub struct Service {
 
 impl Service {
     /// Fails if the callback client cannot be built (its timeout and no-redirect policy are
-    /// not optional). `event_backlog` is how many events a slow subscriber may fall behind
-    /// before it is told to resync.
+    /// not optional). `event_backlog` is how many events may wait for the event dispatcher
+    /// before subscribers miss some and are told to resync.
     pub fn new(
         store: Store,
         metrics: Arc<Metrics>,

@@ -1,9 +1,11 @@
 //! The store interface: every read and write of the emulator's state, as five traits that each
 //! backend implements, and [`Store`], the enum of backends the services hold (static dispatch,
 //! so the hot path pays no virtual call). Nothing outside a backend sees SQL. SQLite
-//! ([`sqlite`]) is the one backend today; its in-memory index, credential cache, group commit
-//! and checkpointer are its own private details.
+//! ([`sqlite`]) is the embedded default; its in-memory index, credential cache, group commit
+//! and checkpointer are its own private details. PostgreSQL ([`postgres`]) serves several
+//! emulator replicas on one database, and so caches nothing.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -11,12 +13,12 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::domain::account::{Account, ApiKey, Credential};
+use crate::domain::account::{Account, AccountUpdate, ApiKey, Credential};
 use crate::domain::call::{Behavior, Call, CallEvent};
 use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::caller_id::{CallerId, Cursor, FriendlyName, ListFilter, NewCallerId, Page};
 use crate::domain::plan::{CallUpdate, NewCall};
-use crate::domain::sid::{AccountSid, CallSid, CallerIdSid};
+use crate::domain::sid::{AccountSid, ApiKeySid, CallSid, CallerIdSid};
 use crate::domain::PhoneNumber;
 
 /// Why a store call failed.
@@ -34,6 +36,22 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (refused, timed out, still starting up): an
+    /// error worth trying again later, unlike a bad URL or a failed migration.
+    pub fn is_unreachable(&self) -> bool {
+        let StoreError::Backend(source) = self else {
+            return false;
+        };
+        match source.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+            // 57P03: the database system is starting up (or shutting down).
+            Some(sqlx::Error::Database(e)) => e.code().is_some_and(|c| c == "57P03"),
+            _ => false,
+        }
+    }
 }
 
 /// What a new validation request did.
@@ -66,19 +84,39 @@ pub enum Applied {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
-    /// Opens the database at `url` (created if missing) and runs its migrations.
+    /// Opens the database at `url` and runs its migrations: SQLite for `sqlite:` (the file
+    /// created if missing), PostgreSQL for `postgres://` or `postgresql://` (the database
+    /// must exist).
     pub async fn connect(url: &str, read_connections: u32) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             return Ok(Store::Sqlite(
                 sqlite::SqliteStore::connect(url, read_connections).await?,
             ));
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Store::Postgres(
+                postgres::PgStore::connect(url, read_connections).await?,
+            ));
+        }
         Err(StoreError::Backend(
-            format!("unsupported database URL {url:?}: it must start with sqlite:").into(),
+            format!(
+                "unsupported database URL {url:?}: it must start with sqlite:, postgres:// or \
+                 postgresql://"
+            )
+            .into(),
         ))
+    }
+
+    /// Which backend this is: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
     }
 }
 
@@ -109,6 +147,9 @@ macro_rules! store_interface {
                     pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                         match self {
                             Store::Sqlite(backend) => $trait::$name(backend $(, $arg)*).await,
+                            Store::Postgres(backend) => {
+                                postgres::bounded(stringify!($name), $trait::$name(backend $(, $arg)*)).await
+                            }
                         }
                     }
                 )*
@@ -136,21 +177,42 @@ store_interface! {
         /// an earlier start but not now is removed with its data; accounts made through the
         /// control API stay as they are.
         fn sync_configured_accounts(&self, accounts: &[Account]) -> Result<(), StoreError>;
-        /// The credential of an `AC…` or `SK…` username.
+        /// The credential of an `AC…` or `SK…` username, with its account's status and, for a
+        /// subaccount, its parent and the parent's status. A closed account's keys are gone;
+        /// its auth token still authenticates (the access rules then refuse it).
         fn credential(&self, user: &str) -> Result<Option<Arc<Credential>>, StoreError>;
         fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError>;
         /// Every account, configured ones first, then by sid.
         fn accounts(&self) -> Result<Vec<Account>, StoreError>;
-        /// Creates an account made through the control API (never a configured one, whatever
-        /// `account.configured` says); conflict when the sid is taken.
+        /// Creates an account made through the control API or `POST /Accounts` (never a
+        /// configured one, whatever `account.configured` says), with its owner, status and
+        /// dates as given; conflict when the sid is taken, not found when its owner does not
+        /// exist.
         fn create_account(&self, account: &Account) -> Result<(), StoreError>;
-        /// Deletes an account and everything it owns; `false` when there was none.
+        /// Deletes an account and everything it owns, its subaccounts included; `false` when
+        /// there was none.
         fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError>;
+        /// The account and its subaccounts (those whose owner it is), in sid order; empty when
+        /// it does not exist.
+        fn account_family(&self, sid: &AccountSid) -> Result<Vec<Account>, StoreError>;
+        /// Sets what `update` gives and `date_updated` to `now` (Unix seconds); `None` when
+        /// there is no such account. Setting the status to closed also deletes, in the same
+        /// write, everything the account owns (caller IDs, calls, callbacks, behaviours, keys);
+        /// the account itself stays, closed. The caller checks that the change is allowed.
+        fn update_account(&self, sid: &AccountSid, update: &AccountUpdate, now: i64) -> Result<Option<Account>, StoreError>;
         /// Not found when the key's account does not exist.
         fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
         /// An account's API keys in creation order; empty when the account has none (or
         /// does not exist).
         fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError>;
+        /// One of an account's API keys; `None` when the account has no such key.
+        fn api_key(&self, account: &AccountSid, sid: &ApiKeySid) -> Result<Option<ApiKey>, StoreError>;
+        /// Renames one of an account's keys and sets its `date_updated` to `now`; `None` when
+        /// the account has no such key.
+        fn rename_api_key(&self, account: &AccountSid, sid: &ApiKeySid, friendly_name: &str, now: i64) -> Result<Option<ApiKey>, StoreError>;
+        /// Deletes one of an account's keys; it authenticates no request after this returns.
+        /// `false` when the account had no such key.
+        fn delete_api_key(&self, account: &AccountSid, sid: &ApiKeySid) -> Result<bool, StoreError>;
     }
 
     /// Verified caller IDs and the callee behaviour set for numbers.

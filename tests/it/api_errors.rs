@@ -15,7 +15,6 @@ async fn unknown_routes_and_sids_are_404() {
         path_of(SID, "/IncomingPhoneNumbers.json"),
         path_of(SID, &format!("/OutgoingCallerIds/{sid}/Extra.json")),
         "/2010-04-01/Nope.json".to_string(),
-        "/2010-04-01/Accounts.json".to_string(),
         // Bad sid formats.
         path_of(SID, "/OutgoingCallerIds/PNxyz.json"),
         path_of(
@@ -50,9 +49,9 @@ async fn unknown_routes_and_sids_are_404() {
             SID,
             "/OutgoingCallerIds/PN0123456789abcdef0123456789abcdef.xml",
         ),
-        // Only .json and .xml are served; anything else is not JSON, so the error is XML.
-        path_of(SID, "/OutgoingCallerIds.csv"),
-        path_of(SID, &format!("/OutgoingCallerIds/{sid}.csv")),
+        // Only .json, .xml and .csv are served; anything else is not JSON, so the error is XML.
+        path_of(SID, "/OutgoingCallerIds.html"),
+        path_of(SID, &format!("/OutgoingCallerIds/{sid}.html")),
     ] {
         let reply = send(call(&app, &dev(), Method::GET, &path)).await;
         assert_eq!(

@@ -125,6 +125,9 @@ async fn environment_configures_the_accounts_and_database() {
 
 #[tokio::test]
 async fn default_database_is_a_file_in_the_working_directory() {
+    if crate::helpers::pg::skip_on_postgres("the default database file") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("dir");
     let emulator = Emulator::start(dir.path(), &[], &[]).await;
     assert!(dir.path().join("callerid-emulator.db").exists());

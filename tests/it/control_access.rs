@@ -124,6 +124,12 @@ async fn control_health() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.content_type(), "application/json");
     assert_eq!(reply.json()["status"], "ok");
+    let backend = if crate::helpers::pg::backend_is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(reply.json()["backend"], backend);
     // Unknown control paths are Twilio-style 404s in JSON.
     let reply = send(app.client.get(app.url("/_emulator/nope"))).await;
     json_error(&reply, 404, 20404);

@@ -195,6 +195,31 @@ async fn a_reader_that_falls_behind_gets_a_resync() {
 }
 
 #[tokio::test]
+async fn a_burst_beyond_the_backlog_is_reported_as_missed_and_the_rest_arrives_in_order() {
+    let app = TestApp::spawn_with(|s| s.event_backlog = 10).await;
+    let mut stream = Stream::open(&app, "").await;
+    // 25 events at once, before the dispatcher can send any: 10 wait, 15 are dropped.
+    let events = app.state.service.events();
+    events.publish(|| {
+        (0..25)
+            .map(|_| callerid_emulator::domain::event::Event::Reset)
+            .collect()
+    });
+    let (name, data) = stream.next().await.expect("an event");
+    assert_eq!(name, "resync");
+    assert_eq!(data["missed"], 15);
+    for _ in 0..10 {
+        let (name, _) = stream.next().await.expect("a reset");
+        assert_eq!(name, "reset");
+    }
+    // Then the stream goes on as before.
+    seed_in(&app, SID, "+14155550183", Some("after")).await;
+    let (name, data) = stream.next().await.expect("an event");
+    assert_eq!(name, "caller_id.created");
+    assert_eq!(data["friendly_name"], "after");
+}
+
+#[tokio::test]
 async fn an_open_stream_does_not_hold_up_shutdown() {
     let app = TestApp::spawn().await;
     let mut stream = Stream::open(&app, "").await;

@@ -11,6 +11,16 @@ mod caller_id_list;
 mod caller_id_paging;
 mod caller_ids;
 
+// What real clients meet (Issue 13): CSV, the per-account concurrency limit, injected faults.
+mod concurrency_limit;
+mod csv;
+mod faults;
+// Subaccounts, account status and API keys (Issue 13).
+mod account_status;
+mod accounts_resource;
+mod keys_resource;
+mod subaccount_access;
+
 // The control API.
 mod control;
 mod control_access;
@@ -29,6 +39,9 @@ mod binary;
 mod ops;
 mod persistence;
 mod restart;
+
+// PostgreSQL going away and coming back (Issue 10).
+mod postgres;
 
 // Any client, unchanged: the local CA, the TLS listener and the forward proxy (Issue 11).
 mod edge;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{body, json, PathAccount};
-use crate::domain::account::{Account, ApiKey};
+use crate::domain::account::{Account, AccountStatus, AccountUpdate, ApiKey, KeyKind};
 use crate::domain::sid::{random_hex32, AccountSid, ApiKeySid};
 use crate::domain::time::now_millis;
 use crate::http::error::ApiError;
@@ -29,6 +29,22 @@ struct AccountView {
     friendly_name: String,
     date_created: String,
     configured: bool,
+    status: &'static str,
+    owner_account_sid: Option<String>,
+}
+
+impl AccountView {
+    fn of(a: Account) -> AccountView {
+        AccountView {
+            date_created: rfc2822(a.date_created),
+            status: a.status.as_str(),
+            owner_account_sid: a.owner_account_sid.map(|o| o.to_string()),
+            sid: a.sid.to_string(),
+            auth_token: a.auth_token,
+            friendly_name: a.friendly_name,
+            configured: a.configured,
+        }
+    }
 }
 
 /// `GET /_emulator/accounts`: every account, configured ones first.
@@ -38,13 +54,7 @@ pub(super) async fn list_accounts(State(app): State<AppState>) -> Result<Respons
         .accounts()
         .await?
         .into_iter()
-        .map(|a| AccountView {
-            date_created: rfc2822(a.date_created),
-            sid: a.sid.to_string(),
-            auth_token: a.auth_token,
-            friendly_name: a.friendly_name,
-            configured: a.configured,
-        })
+        .map(AccountView::of)
         .collect();
     Ok(json(
         StatusCode::OK,
@@ -77,24 +87,41 @@ pub(super) async fn create_account(
     let friendly_name = new
         .friendly_name
         .unwrap_or_else(|| format!("Emulated account {sid}"));
-    let account = Account {
-        sid,
-        auth_token,
-        friendly_name,
-        configured: false,
-        date_created: now_millis() / 1000,
-    };
+    let account = Account::main(sid, auth_token, friendly_name, now_millis() / 1000);
     app.service.create_account(&account).await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &AccountView {
-            date_created: rfc2822(account.date_created),
-            sid: account.sid.to_string(),
-            auth_token: account.auth_token,
-            friendly_name: account.friendly_name,
-            configured: false,
-        },
-    ))
+    Ok(json(StatusCode::CREATED, &AccountView::of(account)))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccountChange {
+    status: Option<String>,
+}
+
+/// `POST /_emulator/accounts/{account}` with `{"status": "active|suspended|closed"}`: sets any
+/// account's status, a main account's included (which the Twilio API does not allow).
+pub(super) async fn update_account(
+    State(app): State<AppState>,
+    PathAccount(sid): PathAccount,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let change: AccountChange = body(&bytes)?;
+    let raw = change.status.unwrap_or_default();
+    let status = AccountStatus::parse(&raw).ok_or_else(|| {
+        ApiError::invalid_parameter(format!(
+            "status must be active, suspended or closed, not {raw:?}"
+        ))
+    })?;
+    let update = AccountUpdate {
+        friendly_name: None,
+        status: Some(status),
+    };
+    let account = app
+        .service
+        .update_account(&sid, &update)
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("/_emulator/accounts/{sid}")))?;
+    Ok(json(StatusCode::OK, &AccountView::of(account)))
 }
 
 pub(super) async fn delete_account(
@@ -109,6 +136,8 @@ pub(super) async fn delete_account(
 #[serde(deny_unknown_fields)]
 pub(super) struct NewKey {
     friendly_name: Option<String>,
+    /// `standard` (the default) or `main`.
+    kind: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +146,7 @@ struct KeyView {
     secret: String,
     account_sid: String,
     friendly_name: String,
+    kind: &'static str,
     date_created: String,
 }
 
@@ -126,12 +156,21 @@ pub(super) async fn create_key(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let new: NewKey = body(&bytes)?;
+    let kind = match new.kind.as_deref() {
+        None => KeyKind::Standard,
+        Some(raw) => KeyKind::parse(raw).ok_or_else(|| {
+            ApiError::invalid_parameter(format!("kind must be standard or main, not {raw:?}"))
+        })?,
+    };
+    let now = now_millis() / 1000;
     let key = ApiKey {
         sid: ApiKeySid::generate(),
         account_sid: account,
         secret: random_hex32(),
         friendly_name: new.friendly_name.unwrap_or_default(),
-        date_created: now_millis() / 1000,
+        kind,
+        date_created: now,
+        date_updated: now,
     };
     app.service.create_api_key(&key).await?;
     Ok(json(
@@ -142,6 +181,7 @@ pub(super) async fn create_key(
             secret: key.secret,
             account_sid: key.account_sid.to_string(),
             friendly_name: key.friendly_name,
+            kind: key.kind.as_str(),
         },
     ))
 }
@@ -152,6 +192,7 @@ struct ListedKey {
     sid: String,
     account_sid: String,
     friendly_name: String,
+    kind: &'static str,
     date_created: String,
 }
 
@@ -170,6 +211,7 @@ pub(super) async fn list_keys(
             sid: k.sid.to_string(),
             account_sid: k.account_sid.to_string(),
             friendly_name: k.friendly_name,
+            kind: k.kind.as_str(),
         })
         .collect();
     Ok(json(StatusCode::OK, &serde_json::json!({ "keys": keys })))

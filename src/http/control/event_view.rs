@@ -1,6 +1,8 @@
 //! The JSON view of each change event on `/_emulator/events`: its SSE `event:` name and its
-//! `data:` object. The domain's [`Event`] knows nothing of HTTP; this is its wire form.
+//! `data:` object, and the SSE text of a run of them. The domain's [`Event`] knows nothing of
+//! HTTP; this is its wire form.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::domain::event::Event;
@@ -22,8 +24,48 @@ pub(super) fn name(event: &Event) -> &'static str {
     }
 }
 
+/// The `data:` of `request.journalled`, the event of every request, written without building
+/// a [`Value`] first.
+#[derive(Serialize)]
+struct Journalled<'a> {
+    account_sid: Option<&'a str>,
+    request_id: &'a str,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+}
+
+/// Appends `event` as one SSE event (`event:` and `data:` lines, a blank line) to `out`.
+pub(super) fn write_sse(out: &mut Vec<u8>, event: &Event) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name(event).as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    // Compact JSON has no line breaks, so it is one `data:` line. Writing to a Vec only fails
+    // on a serializer error, which these plain values do not have.
+    let _ = match event {
+        Event::RequestJournalled {
+            account_sid,
+            request_id,
+            method,
+            path,
+            status,
+        } => serde_json::to_writer(
+            &mut *out,
+            &Journalled {
+                account_sid: account_sid.as_ref().map(|s| s.as_str()),
+                request_id: request_id.as_str(),
+                method,
+                path,
+                status: *status,
+            },
+        ),
+        other => serde_json::to_writer(&mut *out, &data(other)),
+    };
+    out.extend_from_slice(b"\n\n");
+}
+
 /// The JSON `data:` of `event`.
-pub(super) fn data(event: &Event) -> Value {
+fn data(event: &Event) -> Value {
     match event {
         Event::CallerIdCreated(row) | Event::CallerIdRenamed(row) => {
             serde_json::to_value(to_json(row)).unwrap_or(Value::Null)

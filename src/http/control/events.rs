@@ -1,19 +1,22 @@
 //! `GET /_emulator/events`: the change events as Server-Sent Events, optionally for one
-//! account. Each client reads its own subscription of the in-process channel; one that falls
-//! more than the backlog behind loses the oldest events and gets a `resync` event instead (its
-//! view should reload), so a slow or stalled client holds a bounded buffer and never slows the
-//! API. Comments keep idle connections alive; the stream ends when the server shuts down.
+//! account. Each client reads the batches of the in-process channel (see
+//! [`crate::service::events`]) on its own task and writes each as one chunk, its text rendered
+//! once per batch for all clients with the same filter. One that misses events (it stopped
+//! reading, or a burst overflowed the queue) gets a `resync` event (its view should reload), so
+//! a slow or stalled client holds a bounded buffer and never slows the API. Comments keep idle
+//! connections alive; the stream ends when the server shuts down.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Uri};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::Response;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::event_view;
 use crate::domain::event::Event;
@@ -21,7 +24,7 @@ use crate::domain::sid::AccountSid;
 use crate::http::error::ApiError;
 use crate::http::form::Params;
 use crate::http::AppState;
-use crate::service::events::Subscription;
+use crate::service::events::{Batch, Subscription};
 
 /// How often an idle stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -45,10 +48,38 @@ fn wanted(filter: Option<&AccountSid>, event: &Event) -> bool {
     }
 }
 
-fn sse_event(event: &Event) -> SseEvent {
-    SseEvent::default()
-        .event(event_view::name(event))
-        .data(event_view::data(event).to_string())
+/// The most `request.journalled` events one batch sends to a reader. A busy API journals
+/// thousands of requests per batch; the page shows the newest 100 and reloads its Requests
+/// view on any of them, so past this the older ones of the batch are left out and counted in
+/// one `requests.skipped` event, which keeps each reader's writes small however fast the API
+/// runs.
+const JOURNALLED_PER_BATCH: usize = 20;
+
+/// The SSE text of the events of `batch` that a client with `filter` sees (empty if none).
+fn view(batch: &Batch, filter: Option<&AccountSid>) -> Bytes {
+    batch.view(filter, |events| {
+        let seen = || events.iter().filter(|e| wanted(filter, e));
+        let journalled = seen().filter(|e| is_journalled(e)).count();
+        let mut skip = journalled.saturating_sub(JOURNALLED_PER_BATCH);
+        let mut out = Vec::new();
+        if skip > 0 {
+            out.extend_from_slice(
+                format!("event: requests.skipped\ndata: {{\"count\":{skip}}}\n\n").as_bytes(),
+            );
+        }
+        for event in seen() {
+            if skip > 0 && is_journalled(event) {
+                skip -= 1;
+                continue;
+            }
+            event_view::write_sse(&mut out, event);
+        }
+        Bytes::from(out)
+    })
+}
+
+fn is_journalled(event: &Event) -> bool {
+    matches!(event, Event::RequestJournalled { .. })
 }
 
 struct Reader {
@@ -56,38 +87,58 @@ struct Reader {
     filter: Option<AccountSid>,
     closing: watch::Receiver<bool>,
     greeted: bool,
+    /// The number of the next event this reader expects; `None` until its first batch.
+    next: Option<u64>,
+    last_write: Instant,
 }
 
-/// The next SSE event for this reader, or `None` once the server closes.
-async fn next(mut reader: Reader) -> Option<(Result<SseEvent, Infallible>, Reader)> {
+/// The next chunk for this reader, or `None` once the server closes.
+async fn next(mut reader: Reader) -> Option<(Result<Bytes, Infallible>, Reader)> {
     if !reader.greeted {
         // First, so that a client knows it is subscribed before it makes a change.
         reader.greeted = true;
-        let hello = SseEvent::default().event("ready").data("{}");
-        return Some((Ok(hello), reader));
+        reader.last_write = Instant::now();
+        return Some((
+            Ok(Bytes::from_static(b"event: ready\ndata: {}\n\n")),
+            reader,
+        ));
     }
     loop {
+        let idle_until = reader.last_write + KEEP_ALIVE;
         let received = tokio::select! {
-            r = reader.subscription.recv() => r,
+            r = reader.subscription.recv_batch() => Some(r),
             _ = reader.closing.wait_for(|closing| *closing) => return None,
+            _ = tokio::time::sleep_until(idle_until) => None,
         };
-        match received {
-            Ok(event) if wanted(reader.filter.as_ref(), &event) => {
-                return Some((Ok(sse_event(&event)), reader));
-            }
-            Ok(_) => continue,
-            Err(RecvError::Lagged(missed)) => {
-                let resync = SseEvent::default()
-                    .event("resync")
-                    .data(serde_json::json!({ "missed": missed }).to_string());
-                return Some((Ok(resync), reader));
-            }
+        let Some(received) = received else {
+            reader.last_write = Instant::now();
+            return Some((Ok(Bytes::from_static(b":\n\n")), reader));
+        };
+        let batch = match received {
+            Ok(batch) => batch,
+            // The oldest batch kept comes next and tells how many events were missed.
+            Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return None,
-        }
+        };
+        let expected = reader.next.unwrap_or(batch.start);
+        let missed = batch.start.saturating_sub(expected) + batch.dropped;
+        reader.next = Some(batch.end());
+        let text = view(&batch, reader.filter.as_ref());
+        let chunk = if missed > 0 {
+            let mut out = format!("event: resync\ndata: {{\"missed\":{missed}}}\n\n").into_bytes();
+            out.extend_from_slice(&text);
+            Bytes::from(out)
+        } else if text.is_empty() {
+            continue;
+        } else {
+            text
+        };
+        reader.last_write = Instant::now();
+        return Some((Ok(chunk), reader));
     }
 }
 
-fn stream_of(reader: Reader) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send {
+fn stream_of(reader: Reader) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     stream::unfold(reader, next)
 }
 
@@ -98,11 +149,73 @@ pub(super) async fn events(State(app): State<AppState>, uri: Uri) -> Result<Resp
         filter,
         closing: app.closing.subscribe(),
         greeted: false,
+        next: None,
+        last_write: Instant::now(),
     };
-    let sse = Sse::new(stream_of(reader)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
-    let mut response = sse.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = Response::new(Body::from_stream(stream_of(reader)));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sid::RequestSid;
+    use crate::service::events::Events;
+
+    fn journalled(n: usize) -> Event {
+        Event::RequestJournalled {
+            account_sid: None,
+            request_id: RequestSid::next(),
+            method: "GET".to_string(),
+            path: format!("/2010-04-01/Accounts/AC/OutgoingCallerIds/{n}.json"),
+            status: 200,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_busy_batch_sends_its_newest_journal_events_and_counts_the_rest() {
+        let events = Events::new(10_000);
+        let mut subscription = events.subscribe();
+        events.publish(|| (0..100).map(journalled).chain([Event::Reset]).collect());
+        let batch = subscription.recv_batch().await.expect("a batch");
+        assert_eq!(batch.events.len(), 101, "one batch holds the burst");
+        let text = String::from_utf8(view(&batch, None).to_vec()).expect("utf-8");
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: "))
+            .collect();
+        assert_eq!(names[0], "requests.skipped");
+        assert!(text.starts_with("event: requests.skipped\ndata: {\"count\":80}\n\n"));
+        assert_eq!(names.len(), 1 + JOURNALLED_PER_BATCH + 1);
+        assert_eq!(
+            *names.last().expect("last"),
+            "reset",
+            "other events are all kept"
+        );
+        // The newest twenty, in order.
+        for n in 80..100 {
+            assert!(
+                text.contains(&format!("/OutgoingCallerIds/{n}.json")),
+                "{n}"
+            );
+        }
+        assert!(!text.contains("/OutgoingCallerIds/79.json"));
+
+        // A quiet batch is sent whole, with no count.
+        events.publish(|| (0..JOURNALLED_PER_BATCH).map(journalled).collect());
+        let batch = subscription.recv_batch().await.expect("a batch");
+        let text = String::from_utf8(view(&batch, None).to_vec()).expect("utf-8");
+        assert!(!text.contains("requests.skipped"));
+        assert_eq!(
+            text.matches("event: request.journalled").count(),
+            JOURNALLED_PER_BATCH
+        );
+    }
 }

@@ -11,17 +11,30 @@ use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::metrics::Gauges;
 
-pub(super) async fn health(State(app): State<AppState>) -> Result<Response, ApiError> {
-    app.service.ping().await?;
-    Ok(json(
-        StatusCode::OK,
+/// 200 while the database answers a ping, 503 (`"status": "unavailable"`) while it does not:
+/// a load balancer takes the replica out until its database is back.
+pub(super) async fn health(State(app): State<AppState>) -> Response {
+    let (status, health, database) = match app.service.ping().await {
+        Ok(()) => (StatusCode::OK, "ok", "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the database is unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "unreachable",
+            )
+        }
+    };
+    json(
+        status,
         &serde_json::json!({
-            "status": "ok",
-            "database": "ok",
+            "status": health,
+            "database": database,
+            "backend": app.service.backend(),
             "version": env!("CARGO_PKG_VERSION"),
             "time_scale": app.settings.time_scale,
         }),
-    ))
+    )
 }
 
 pub(super) async fn metrics(State(app): State<AppState>) -> Result<Response, ApiError> {

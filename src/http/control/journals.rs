@@ -1,5 +1,5 @@
 //! `/_emulator/callbacks` and `/_emulator/requests`: what the emulator sent and received; and
-//! `/_emulator/reset`.
+//! `/_emulator/reset`, which clears the fault rules too.
 
 use std::collections::BTreeMap;
 
@@ -142,6 +142,7 @@ pub(super) async fn list_requests(
 pub(super) async fn reset(State(app): State<AppState>) -> Result<Response, ApiError> {
     app.service.reset().await?;
     app.journal.clear();
+    app.faults.clear();
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "status": "reset" }),

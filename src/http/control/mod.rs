@@ -1,12 +1,13 @@
 //! The control API under `/_emulator`, by area: accounts and keys ([`accounts`]), caller-ID
 //! fixtures and callee behaviours ([`phones`]), the calls and their digits ([`calls`]), the
-//! callback and request journals and the reset ([`journals`]), health and metrics
-//! ([`health`]). JSON in and out; errors in Twilio's JSON error body.
+//! callback and request journals and the reset ([`journals`]), the fault rules ([`faults`]),
+//! health and metrics ([`health`]). JSON in and out; errors in Twilio's JSON error body.
 
 mod accounts;
 mod calls;
 mod event_view;
 mod events;
+mod faults;
 mod health;
 mod journals;
 mod phones;
@@ -37,7 +38,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/_emulator/accounts/{account}",
-            axum::routing::delete(accounts::delete_account),
+            axum::routing::delete(accounts::delete_account).post(accounts::update_account),
         )
         .route(
             "/_emulator/accounts/{account}/keys",
@@ -57,6 +58,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/_emulator/callbacks", get(journals::list_callbacks))
         .route("/_emulator/requests", get(journals::list_requests))
         .route("/_emulator/reset", post(journals::reset))
+        .route(
+            "/_emulator/faults",
+            post(faults::create_fault)
+                .get(faults::list_faults)
+                .delete(faults::delete_faults),
+        )
+        .route(
+            "/_emulator/faults/{id}",
+            axum::routing::delete(faults::delete_fault),
+        )
         .route("/_emulator/events", get(events::events))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -144,15 +155,18 @@ pub enum BodyKind {
     SetBehavior,
     /// `POST /_emulator/calls/{call}/digits`
     Digits,
+    /// `POST /_emulator/faults`
+    NewFault,
 }
 
 impl BodyKind {
-    pub const ALL: [BodyKind; 5] = [
+    pub const ALL: [BodyKind; 6] = [
         BodyKind::NewAccount,
         BodyKind::NewKey,
         BodyKind::NewCallerId,
         BodyKind::SetBehavior,
         BodyKind::Digits,
+        BodyKind::NewFault,
     ];
 }
 
@@ -166,6 +180,7 @@ pub fn parse_body(kind: BodyKind, bytes: &[u8]) -> Result<(), ApiError> {
         BodyKind::NewCallerId => body::<phones::NewCallerId>(&bytes).map(drop),
         BodyKind::SetBehavior => body::<phones::SetBehavior>(&bytes).map(drop),
         BodyKind::Digits => body::<calls::Digits>(&bytes).map(drop),
+        BodyKind::NewFault => body::<faults::NewFault>(&bytes).map(drop),
     }
 }
 

@@ -30,6 +30,8 @@ pub async fn serve(
                 continue;
             }
         };
+        // As on the plain listener: no Nagle delay behind the previous write.
+        let _ = tcp.set_nodelay(true);
         let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), graceful.watcher());
         tokio::spawn(async move {
             match acceptor.accept(tcp).await {

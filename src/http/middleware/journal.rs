@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use axum::body::Bytes;
 use serde::Serialize;
 
+use super::faults::Applied;
 use crate::domain::sid::RequestSid;
 use crate::http::edge::Via;
 use crate::http::form::Params;
@@ -30,6 +31,9 @@ pub struct JournalEntry {
     pub host: Option<String>,
     /// How it reached the emulator: `http`, `https` (the TLS listener) or `proxy`.
     pub via: Via,
+    /// The fault rule applied to it (`{"id", "action"}`), if one was; a dropped request has
+    /// `status` 0.
+    pub fault: Option<Applied>,
 }
 
 /// A request as recorded on the hot path: raw parts only; parsing and formatting wait until
@@ -44,6 +48,7 @@ pub(super) struct Recorded {
     pub duration_ms: f64,
     pub host: Option<axum::http::HeaderValue>,
     pub via: Via,
+    pub fault: Option<Applied>,
 }
 
 /// A request's path and query, copied into one string.
@@ -111,6 +116,7 @@ impl Recorded {
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_string),
             via: self.via,
+            fault: self.fault.clone(),
         }
     }
 }
@@ -189,6 +195,7 @@ mod tests {
                 duration_ms: 0.0,
                 host: None,
                 via: Via::Http,
+                fault: None,
             });
         }
         let recent = j.recent(None, 10);

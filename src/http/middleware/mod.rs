@@ -1,6 +1,10 @@
 //! The middleware every request passes: the limits and Twilio's headers ([`limits`]), the
-//! request timeout, one log line, the metrics, and the request journal ([`journal`]).
+//! request timeout, one log line, the metrics, and the request journal ([`journal`]); inside
+//! it, for the Twilio namespace, the concurrency limit and the fault rules ([`injected`]).
 
+pub mod concurrency;
+pub mod faults;
+pub mod injected;
 pub mod journal;
 mod limits;
 
@@ -18,6 +22,7 @@ use crate::http::edge::Via;
 use crate::http::error::{render_pending, ApiError};
 use crate::http::format::Format;
 use crate::http::AppState;
+use faults::Applied;
 use journal::{Recorded, Target};
 use limits::{header_bytes, stamp, InFlight};
 
@@ -100,7 +105,13 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
     render_pending(&mut response, format);
 
     let elapsed = started.elapsed();
-    let status = response.status().as_u16();
+    // A dropped connection is answered with nothing: status 0 in the journal and the log.
+    let fault = response.extensions().get::<Applied>().cloned();
+    let status = if injected::is_dropped(&response) {
+        0
+    } else {
+        response.status().as_u16()
+    };
     stamp(response.headers_mut(), &request_id, elapsed, concurrent);
 
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
@@ -115,15 +126,15 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         "request"
     );
     if let Some(target) = target {
-        app.service.events().publish(|| {
-            vec![Event::RequestJournalled {
+        app.service
+            .events()
+            .publish_one(|| Event::RequestJournalled {
                 account_sid: target.account_sid().and_then(AccountSid::parse),
                 request_id: request_id.clone(),
                 method: method.to_string(),
                 path: target.path().to_string(),
                 status,
-            }]
-        });
+            });
         app.journal.push(Recorded {
             request_id,
             at_ms: now_millis(),
@@ -134,6 +145,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             host,
             via,
+            fault,
         });
     }
     response

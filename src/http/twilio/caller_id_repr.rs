@@ -1,10 +1,13 @@
 //! The OutgoingCallerId representations: the instance in JSON and XML (the JSON text cached in
-//! the row), and the list envelopes.
+//! the row), its CSV row, and the list envelopes.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::caller_id::CallerId;
+use crate::http::csv::CsvRecord;
 use crate::http::format::Format;
 use crate::http::render::{self, json_and_xml};
 
@@ -46,6 +49,32 @@ pub fn to_xml(row: &CallerId) -> CallerIdXml<'_> {
     CallerIdXml {
         uri: instance_path(row),
         ..to_json(row).into()
+    }
+}
+
+/// The CSV row: the JSON form's fields under their JSON names, in its order (Twilio says its
+/// column order is not defined); `uri` ends in `.csv`.
+impl CsvRecord for CallerId {
+    const COLUMNS: &'static [&'static str] = &[
+        "sid",
+        "account_sid",
+        "friendly_name",
+        "phone_number",
+        "date_created",
+        "date_updated",
+        "uri",
+    ];
+
+    fn values(&self) -> Vec<Cow<'_, str>> {
+        vec![
+            self.sid.as_str().into(),
+            self.account_sid.as_str().into(),
+            self.friendly_name.as_str().into(),
+            self.phone_number.as_str().into(),
+            render::rfc2822(self.date_created).into(),
+            render::rfc2822(self.date_updated).into(),
+            format!("{}.csv", instance_path(self)).into(),
+        ]
     }
 }
 

@@ -10,9 +10,21 @@
 //! | `…/OutgoingCallerIds/{Sid}` | POST, PUT | [`outgoing_caller_ids::update`] |
 //! | `…/OutgoingCallerIds/{Sid}` | DELETE | [`outgoing_caller_ids::delete`] |
 //! | `…/Calls/{Sid}` | GET | [`calls::fetch`] |
+//! | `…/Keys` | GET | [`keys::list`] |
+//! | `…/Keys` | POST | [`keys::create`] |
+//! | `…/Keys/{Sid}` | GET | [`keys::fetch`] |
+//! | `…/Keys/{Sid}` | POST | [`keys::update`] |
+//! | `…/Keys/{Sid}` | DELETE | [`keys::delete`] |
+//! | `/2010-04-01/Accounts` | GET | [`accounts::list`] |
+//! | `/2010-04-01/Accounts` | POST | [`accounts::create`] |
+//! | `/2010-04-01/Accounts/{Sid}` | GET | [`accounts::fetch`] |
+//! | `/2010-04-01/Accounts/{Sid}` | POST | [`accounts::update`] |
 
+pub mod account_repr;
+pub mod accounts;
 pub mod caller_id_repr;
 pub mod calls;
+pub mod keys;
 pub mod outgoing_caller_ids;
 pub mod validation_requests;
 
@@ -23,7 +35,10 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 
-use super::context::{CallerIdList, TwilioRequest};
+use super::context::{
+    AccountInstance, AccountList, AccountLists, CallerIdInstance, CallerIdList, KeyInstance,
+    TwilioRequest,
+};
 use super::error::ApiError;
 use super::form::Params;
 use super::AppState;
@@ -39,6 +54,9 @@ pub fn router() -> Router<AppState> {
             "/2010-04-01/Accounts/{account}/Calls/{sid}",
             any(call_route),
         )
+        .route("/2010-04-01/Accounts/{account}/Keys/{sid}", any(key_route))
+        .route("/2010-04-01/{accounts}", any(account_list_route))
+        .route("/2010-04-01/Accounts/{sid}", any(account_route))
 }
 
 /// The parameters of a POST/PUT body. Twilio takes form bodies only; an empty body is no
@@ -68,9 +86,20 @@ pub async fn form_params(
 
 async fn list_route(
     State(app): State<AppState>,
-    request: TwilioRequest<CallerIdList>,
+    request: TwilioRequest<AccountLists>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    if request.name == "Keys" {
+        return match request.method {
+            Method::GET | Method::HEAD => keys::list(&app, &request).await,
+            Method::POST => {
+                let params = form_params(request.content_type.as_ref(), body).await?;
+                keys::create(&app, &request, &params).await
+            }
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
+    let request = request.cast::<CallerIdList>();
     match request.method {
         Method::GET | Method::HEAD => outgoing_caller_ids::list(&app, &request).await,
         Method::POST => {
@@ -83,7 +112,7 @@ async fn list_route(
 
 async fn caller_id_route(
     State(app): State<AppState>,
-    request: TwilioRequest,
+    request: TwilioRequest<CallerIdInstance>,
     body: Body,
 ) -> Result<Response, ApiError> {
     match request.method {
@@ -103,6 +132,52 @@ async fn call_route(
 ) -> Result<Response, ApiError> {
     match request.method {
         Method::GET | Method::HEAD => calls::fetch(&app, &request).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn key_route(
+    State(app): State<AppState>,
+    request: TwilioRequest<KeyInstance>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    match request.method {
+        Method::GET | Method::HEAD => keys::fetch(&app, &request).await,
+        Method::POST => {
+            let params = form_params(request.content_type.as_ref(), body).await?;
+            keys::update(&app, &request, &params).await
+        }
+        Method::DELETE => keys::delete(&app, &request).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn account_list_route(
+    State(app): State<AppState>,
+    request: TwilioRequest<AccountList>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    match request.method {
+        Method::GET | Method::HEAD => accounts::list(&app, &request).await,
+        Method::POST => {
+            let params = form_params(request.content_type.as_ref(), body).await?;
+            accounts::create(&app, &request, &params).await
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn account_route(
+    State(app): State<AppState>,
+    request: TwilioRequest<AccountInstance>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    match request.method {
+        Method::GET | Method::HEAD => accounts::fetch(&app, &request).await,
+        Method::POST => {
+            let params = form_params(request.content_type.as_ref(), body).await?;
+            accounts::update(&app, &request, &params).await
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }

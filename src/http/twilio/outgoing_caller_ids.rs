@@ -8,31 +8,36 @@ use super::caller_id_repr::{body, to_xml, ListJson, ListXml, ListXmlDoc, RowJson
 use crate::domain::caller_id::{FriendlyName, ListFilter, PhoneFilter};
 use crate::domain::sid::CallerIdSid;
 use crate::domain::PhoneNumber;
-use crate::http::context::{CallerIdList, TwilioRequest};
+use crate::http::context::{CallerIdInstance, CallerIdList, TwilioRequest};
 use crate::http::error::ApiError;
 use crate::http::form::Params;
 use crate::http::format::Suffix;
 use crate::http::paging::{token_of, PageRequest, UriBuilder};
-use crate::http::{render, respond, AppState};
+use crate::http::{csv, render, respond, AppState};
 
-fn parse_sid(request: &TwilioRequest) -> Result<CallerIdSid, ApiError> {
+type InstanceRequest = TwilioRequest<CallerIdInstance>;
+
+fn parse_sid(request: &InstanceRequest) -> Result<CallerIdSid, ApiError> {
     CallerIdSid::parse(&request.name).ok_or_else(|| request.not_found())
 }
 
-pub async fn fetch(app: &AppState, request: &TwilioRequest) -> Result<Response, ApiError> {
+pub async fn fetch(app: &AppState, request: &InstanceRequest) -> Result<Response, ApiError> {
     let sid = parse_sid(request)?;
     let row = app
         .service
         .caller_id(&request.account, &sid)
         .await?
         .ok_or_else(|| request.not_found())?;
+    if request.suffix == Suffix::Csv {
+        return Ok(csv::respond([&*row]));
+    }
     let format = request.format();
     Ok(respond(StatusCode::OK, format, body(&row, format)))
 }
 
 pub async fn update(
     app: &AppState,
-    request: &TwilioRequest,
+    request: &InstanceRequest,
     params: &Params,
 ) -> Result<Response, ApiError> {
     let sid = parse_sid(request)?;
@@ -49,7 +54,7 @@ pub async fn update(
     Ok(respond(StatusCode::OK, format, body(&row, format)))
 }
 
-pub async fn delete(app: &AppState, request: &TwilioRequest) -> Result<Response, ApiError> {
+pub async fn delete(app: &AppState, request: &InstanceRequest) -> Result<Response, ApiError> {
     let sid = parse_sid(request)?;
     if !app.service.delete_caller_id(&request.account, &sid).await? {
         return Err(request.not_found());
@@ -90,6 +95,10 @@ pub async fn list(
         .service
         .list_caller_ids(&request.account, filter, &paging.cursor, paging.page_size)
         .await?;
+    // CSV has no envelope: the page's rows alone, paged by the same parameters.
+    if request.suffix == Suffix::Csv {
+        return Ok(csv::respond(page.rows.iter().map(|row| &**row)));
+    }
 
     let path = format!(
         "{}/OutgoingCallerIds{}",
@@ -130,7 +139,7 @@ pub async fn list(
             start,
             uri,
         }),
-        Suffix::Xml | Suffix::None => render::to_xml(&ListXmlDoc {
+        Suffix::Xml | Suffix::None | Suffix::Csv => render::to_xml(&ListXmlDoc {
             list: ListXml {
                 page: paging.page,
                 page_size: paging.page_size,

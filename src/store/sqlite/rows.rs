@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use sqlx::FromRow;
 
-use crate::domain::account::{Account, ApiKey};
+use crate::domain::account::{Account, AccountStatus, ApiKey, KeyKind};
 use crate::domain::call::{Behavior, Call, CallEvent, CallStatus, EventKind, VerificationStatus};
 use crate::domain::callback::{Callback, CallbackAttempt, CallbackMethod, CallbackState};
 use crate::domain::caller_id::{CallerId, FriendlyName};
@@ -81,6 +81,13 @@ pub(super) struct AccountRow {
     pub friendly_name: String,
     pub configured: bool,
     pub date_created: i64,
+    pub owner_account_sid: Option<String>,
+    pub status: String,
+    pub date_updated: i64,
+}
+
+pub(super) fn account_status(s: &str) -> Result<AccountStatus, StoreError> {
+    named(AccountStatus::parse, "account status", s)
 }
 
 impl AccountRow {
@@ -90,7 +97,10 @@ impl AccountRow {
             auth_token: self.auth_token,
             friendly_name: self.friendly_name,
             configured: self.configured,
+            owner_account_sid: self.owner_account_sid.map(account_sid).transpose()?,
+            status: account_status(&self.status)?,
             date_created: self.date_created,
+            date_updated: self.date_updated,
         })
     }
 }
@@ -102,6 +112,8 @@ pub(super) struct ApiKeyRow {
     pub secret: String,
     pub friendly_name: String,
     pub date_created: i64,
+    pub kind: String,
+    pub date_updated: i64,
 }
 
 impl ApiKeyRow {
@@ -111,7 +123,9 @@ impl ApiKeyRow {
             account_sid: account_sid(self.account_sid)?,
             secret: self.secret,
             friendly_name: self.friendly_name,
+            kind: named(KeyKind::parse, "key kind", &self.kind)?,
             date_created: self.date_created,
+            date_updated: self.date_updated,
         })
     }
 }

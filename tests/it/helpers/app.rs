@@ -1,4 +1,5 @@
-//! The in-process server: the real router served on a real port over a real SQLite file.
+//! The in-process server: the real router served on a real port over a real SQLite file (or
+//! a PostgreSQL database, see [`super::pg`]).
 //! Its waits on verification calls ([`TestApp::wait_call_ended`]) are in [`super::calls`].
 
 use std::net::SocketAddr;
@@ -29,10 +30,17 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Settings for a test: a fresh SQLite file in its own folder, time scale 0.
+/// Settings for a test: a fresh SQLite file in its own folder (or, with
+/// `CALLERID_TEST_BACKEND=postgres`, a fresh PostgreSQL database of its own), time scale 0.
 pub fn test_settings(dir: &tempfile::TempDir) -> Settings {
     let mut settings = Settings::for_tests();
-    settings.database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    settings.database_url = if super::pg::backend_is_postgres() {
+        // The folder a database file would be in keeps the local CA, as it does for SQLite.
+        settings.data_dir = Some(dir.path().to_path_buf());
+        super::pg::database_for(dir.path())
+    } else {
+        format!("sqlite://{}", dir.path().join("test.db").display())
+    };
     settings
 }
 

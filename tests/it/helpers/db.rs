@@ -1,4 +1,5 @@
-//! The test's SQLite file, read (or, to stage a crash, written) directly. Only durability
+//! The test's SQLite file, read (or, to stage a crash, written) directly; its counts and
+//! callback rows also from a PostgreSQL database. Only durability
 //! tests use this module: what a test checks through the API goes through the API.
 
 use std::str::FromStr;
@@ -19,10 +20,19 @@ pub async fn connect(db_url: &str, write: bool) -> SqlitePool {
         .expect("open test db")
 }
 
-/// Rows in `table`, read straight from the test's SQLite file.
+/// Rows in `table`, read straight from the test's SQLite file (or PostgreSQL database).
 pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
-    let pool = connect(&app.db_url, false).await;
     let sql = format!("SELECT COUNT(*) FROM {table}");
+    if app.db_url.starts_with("postgres") {
+        let pool = pg_connect(&app.db_url).await;
+        let n: i64 = sqlx::query_scalar(&sql)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        return n;
+    }
+    let pool = connect(&app.db_url, false).await;
     let n: i64 = sqlx::query_scalar(&sql)
         .fetch_one(&pool)
         .await
@@ -31,18 +41,35 @@ pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
     n
 }
 
+/// One connection to the PostgreSQL database at `db_url`.
+async fn pg_connect(db_url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(db_url)
+        .await
+        .expect("open test db")
+}
+
 /// (state, attempts, next_attempt_at, idempotency_token, attempt rows) of every callback,
-/// read straight from the SQLite file.
+/// read straight from the SQLite file (or PostgreSQL database).
 pub async fn callback_rows(db_url: &str) -> Vec<(String, i64, Option<i64>, String, i64)> {
-    let pool = connect(db_url, false).await;
-    let rows = sqlx::query_as(
-        "SELECT state, attempts, next_attempt_at, idempotency_token,
+    const SQL: &str = "SELECT state, attempts, next_attempt_at, idempotency_token,
                 (SELECT COUNT(*) FROM callback_attempts a WHERE a.callback_id = c.id)
-         FROM callbacks c ORDER BY id",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("callbacks");
+         FROM callbacks c ORDER BY id";
+    if db_url.starts_with("postgres") {
+        let pool = pg_connect(db_url).await;
+        let rows = sqlx::query_as(SQL)
+            .fetch_all(&pool)
+            .await
+            .expect("callbacks");
+        pool.close().await;
+        return rows;
+    }
+    let pool = connect(db_url, false).await;
+    let rows = sqlx::query_as(SQL)
+        .fetch_all(&pool)
+        .await
+        .expect("callbacks");
     pool.close().await;
     rows
 }

@@ -2,7 +2,7 @@
 //! updates planned exactly as the service plans them (`CallChange::of_steps` over
 //! `machine::steps_due`), at fixed times so that every stored time can be asserted.
 
-use callerid_emulator::domain::account::{Account, ApiKey};
+use callerid_emulator::domain::account::{Account, ApiKey, KeyKind};
 use callerid_emulator::domain::call::{Behavior, Call, CallEvent, CallStatus, EventKind};
 use callerid_emulator::domain::callback::{
     Attempted, Callback, CallbackAttempt, CallbackMethod, CallbackState,
@@ -24,11 +24,13 @@ pub const CALLBACK_URL: &str = "http://127.0.0.1:9/status";
 
 pub fn account(configured: bool) -> Account {
     Account {
-        sid: AccountSid::generate(),
-        auth_token: random_hex32(),
-        friendly_name: "contract test account".into(),
         configured,
-        date_created: T0 / 1000,
+        ..Account::main(
+            AccountSid::generate(),
+            random_hex32(),
+            "contract test account".into(),
+            T0 / 1000,
+        )
     }
 }
 
@@ -45,7 +47,9 @@ pub fn api_key(account: &AccountSid) -> ApiKey {
         account_sid: account.clone(),
         secret: random_hex32(),
         friendly_name: "contract test key".into(),
+        kind: KeyKind::Standard,
         date_created: T0 / 1000,
+        date_updated: T0 / 1000,
     }
 }
 

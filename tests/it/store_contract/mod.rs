@@ -5,9 +5,14 @@
 //!
 //! A test is declared with [`contract_tests!`] as `async fn name(b: Backend) { … }`; it
 //! becomes a module `name` with one `#[tokio::test]` per backend (`name::sqlite_file`,
-//! `name::sqlite_memory`, …), each given a fresh, empty store.
+//! `name::sqlite_memory`, `name::postgres`), each given a fresh, empty store. The PostgreSQL
+//! one runs on a fresh database of the cluster `CALLERID_TEST_POSTGRES_URL` names (see
+//! [`crate::helpers::pg`]: without it, it fails in CI and is skipped elsewhere).
+//! [`replicas`] runs two stores on one PostgreSQL database, as two emulator processes would.
 
 use callerid_emulator::store::Store;
+
+use crate::helpers::pg::{self, TempDatabase};
 
 /// One backend under test: a fresh store, the URL it was opened from, and what the backend
 /// promises beyond the interface.
@@ -19,8 +24,15 @@ pub struct Backend {
     /// lives only as long as its connection). Tests of a restart or a crash need it and say
     /// so when they skip.
     pub survives_reopen: bool,
-    /// Keeps the backend's files (if any) alive for the test.
-    _dir: Option<tempfile::TempDir>,
+    /// Keeps the backend's files or database (if any) alive for the test.
+    _dir: Option<Keep>,
+}
+
+/// What a backend's store lives in, kept for the test: a folder, or a database dropped at
+/// the end.
+pub enum Keep {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Database(#[allow(dead_code)] TempDatabase),
 }
 
 /// Read connections every test store opens (SQLite's file backend reads through a pool).
@@ -31,7 +43,16 @@ impl Backend {
     pub async fn sqlite_file() -> Backend {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        Backend::open("sqlite_file", url, true, Some(dir)).await
+        Backend::open("sqlite_file", url, true, Some(Keep::Dir(dir))).await
+    }
+
+    /// A fresh PostgreSQL database; `None` (after saying why) when no cluster is configured
+    /// outside CI.
+    pub async fn postgres() -> Option<Backend> {
+        let cluster = pg::cluster_url("the PostgreSQL store contract")?;
+        let db = TempDatabase::create(&cluster);
+        let url = db.url.clone();
+        Some(Backend::open("postgres", url, true, Some(Keep::Database(db))).await)
     }
 
     /// SQLite in memory: gone with its connection.
@@ -43,7 +64,7 @@ impl Backend {
         name: &'static str,
         url: String,
         survives_reopen: bool,
-        dir: Option<tempfile::TempDir>,
+        dir: Option<Keep>,
     ) -> Backend {
         let store = Store::connect(&url, READ_CONNECTIONS)
             .await
@@ -104,6 +125,13 @@ macro_rules! for_each_backend {
         async fn sqlite_memory() {
             $body($crate::store_contract::Backend::sqlite_memory().await).await
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn postgres() {
+            if let Some(backend) = $crate::store_contract::Backend::postgres().await {
+                $body(backend).await
+            }
+        }
     };
 }
 
@@ -138,4 +166,6 @@ mod caller_id_lists;
 mod caller_ids;
 mod calls;
 mod durability;
+mod replicas;
+mod subaccounts;
 mod upkeep;

@@ -1,7 +1,7 @@
 """Conformance of the emulator against Twilio's OpenAPI description, with schemathesis.
 
 Starts the real release binary (free port, temporary SQLite file, time scale 0), seeds data,
-and runs:
+and runs, for each spec file (OutgoingCallerIds and validation requests; Accounts and Keys):
 
   1. valid   - schemathesis, dev-account credentials, every documented operation, all phases
                (examples, coverage, fuzzing, stateful), positive and negative data;
@@ -48,7 +48,11 @@ from emulator import (  # noqa: E402
     wait_for,
 )
 
-SPEC = HERE / "twilio-api-v2010-outgoing-caller-ids.openapi.json"
+# The spec files, each run on its own: (name, file).
+SPECS = [
+    ("caller-ids", HERE / "twilio-api-v2010-outgoing-caller-ids.openapi.json"),
+    ("accounts", HERE / "twilio-api-v2010-accounts-and-keys.openapi.json"),
+]
 REPORT_DIR = HERE / "report"
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
 
@@ -80,6 +84,27 @@ ALLOWED_POSITIVE_REJECTIONS = [
      "Page: the schema sets no maximum; a page index past 2^32-1 is refused with a message that says so"),
     ("GET OutgoingCallerIds", 21481, r"PageToken",
      "a PageToken the API never handed out ('This is provided by the API')"),
+    # Accounts and Keys.
+    ("GET Accounts/{Sid}", 20003, r"^Authenticate$",
+     "a generated AccountSid names no account the dev account's credentials reach (neither it nor "
+     "one of its subaccounts): 401 20003, as for any other account's path (twilio-behavior §8, §14)"),
+    ("POST Accounts/{Sid}", 20003, r"^Authenticate$",
+     "a generated AccountSid names no account the dev account's credentials reach (as for GET)"),
+    ("POST Accounts/{Sid}", 21100, r"status",
+     "Status of the dev account itself: only a parent changes a subaccount's status; a main "
+     "account's status is not the API's to change (Twilio: 'you cannot suspend your main account')"),
+    ("POST Accounts/{Sid}", 21479, r"closed",
+     "Status of a subaccount an earlier case closed: a closed account is closed for good"),
+    ("POST Accounts", 20001, r"FriendlyName", "FriendlyName: up to 64 characters, no control characters"),
+    ("POST Accounts/{Sid}", 20001, r"FriendlyName", "FriendlyName: up to 64 characters, no control characters"),
+    ("POST Keys", 20001, r"FriendlyName", "FriendlyName: 'It can be up to 64 characters long'"),
+    ("POST Keys/{Sid}", 20001, r"FriendlyName", "FriendlyName: 'It can be up to 64 characters long'"),
+    ("GET Accounts", 20001, r"PageToken is required for paging", "as for the caller-ID list"),
+    ("GET Keys", 20001, r"PageToken is required for paging", "as for the caller-ID list"),
+    ("GET Accounts", 20001, r"^Page must be at most 4294967295", "as for the caller-ID list"),
+    ("GET Keys", 20001, r"^Page must be at most 4294967295", "as for the caller-ID list"),
+    ("GET Accounts", 21481, r"PageToken", "a PageToken the API never handed out"),
+    ("GET Keys", 21481, r"PageToken", "a PageToken the API never handed out"),
 ]
 
 
@@ -90,7 +115,7 @@ def log(msg: str = "") -> None:
 # -- the spec -------------------------------------------------------------------------------
 
 
-def patched_spec(out: Path, callback_url: str) -> list[str]:
+def patched_spec(source: Path, out: Path, callback_url: str) -> list[str]:
     """Writes the spec with the patches below; returns what was patched.
 
     The list envelope's `uri`, `first_page_uri`, `next_page_uri` and `previous_page_uri` are
@@ -99,7 +124,7 @@ def patched_spec(out: Path, callback_url: str) -> list[str]:
     what the SDKs expect (they prepend their base URL). Their format becomes `uri-reference`;
     every other schema constraint is kept.
     """
-    spec = json.loads(SPEC.read_text())
+    spec = json.loads(source.read_text())
     patched = []
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -125,8 +150,8 @@ def patched_spec(out: Path, callback_url: str) -> list[str]:
     return patched
 
 
-def operations_in_spec() -> list[str]:
-    spec = json.loads(SPEC.read_text())
+def operations_in_spec(source: Path) -> list[str]:
+    spec = json.loads(source.read_text())
     return [
         f"{m.upper()} {p}"
         for p, item in spec["paths"].items()
@@ -136,9 +161,10 @@ def operations_in_spec() -> list[str]:
 
 
 def short_operation(label: str) -> str:
-    """'POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds/{Sid}.json' -> 'POST OutgoingCallerIds/{Sid}'."""
+    """'POST /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds/{Sid}.json' -> 'POST OutgoingCallerIds/{Sid}',
+    'GET /2010-04-01/Accounts/{Sid}.json' -> 'GET Accounts/{Sid}'."""
     method, _, path = label.partition(" ")
-    path = path.replace("/2010-04-01/Accounts/{AccountSid}/", "").replace(".json", "")
+    path = path.replace("/2010-04-01/Accounts/{AccountSid}/", "").replace("/2010-04-01/", "").replace(".json", "")
     return f"{method} {path}"
 
 
@@ -178,7 +204,19 @@ def seed(emu: Emulator, receiver: CallbackReceiver) -> dict:
         + ["+15005550001", "+15005550002", "+15005550003", "+15005550004", "+442071838750"]
         + ["(415) 555-0350", "415-555-0351", "4155550352"]
     )
-    return {"caller_ids": caller_ids, "calls": calls, "phone_numbers": phone_numbers}
+    auth = (DEV_ACCOUNT_SID, DEV_AUTH_TOKEN)
+    subaccounts = [
+        requests.post(f"{emu.url}/2010-04-01/Accounts.json", data={"FriendlyName": f"Seed sub {i}"},
+                      auth=auth, timeout=10).json()["sid"]
+        for i in range(3)
+    ]
+    keys = [
+        requests.post(f"{emu.url}/2010-04-01/Accounts/{DEV_ACCOUNT_SID}/Keys.json",
+                      data={"FriendlyName": f"Seed key {i}"}, auth=auth, timeout=10).json()["sid"]
+        for i in range(4)
+    ]
+    return {"caller_ids": caller_ids, "calls": calls, "phone_numbers": phone_numbers,
+            "accounts": [DEV_ACCOUNT_SID] + subaccounts, "keys": keys}
 
 
 def toml_string(s: str) -> str:
@@ -205,6 +243,20 @@ values = {toml_array(data["calls"])}
 
 [dictionaries.phone_numbers]
 values = {toml_array(data["phone_numbers"])}
+
+[dictionaries.account_sids]
+values = {toml_array(data["accounts"])}
+
+[dictionaries.key_sids]
+values = {toml_array(data["keys"])}
+
+[[operations]]
+include-path-regex = "/Accounts/\\\\{{Sid\\\\}}"
+parameters = {{ "path.Sid" = {{ dictionary = "account_sids", probability = 0.7 }} }}
+
+[[operations]]
+include-path-regex = "/Keys/\\\\{{Sid\\\\}}"
+parameters = {{ "path.Sid" = {{ dictionary = "key_sids", probability = 0.6 }} }}
 
 [[operations]]
 include-path-regex = "/OutgoingCallerIds/\\\\{{Sid\\\\}}"
@@ -416,6 +468,12 @@ def garbage_run(emu: Emulator, data: dict, examples: int) -> dict:
         ("GET", "OutgoingCallerIds/{Sid}", f"{base}/OutgoingCallerIds/{live[2]}.json"),
         ("DELETE", "OutgoingCallerIds/{Sid}", f"{base}/OutgoingCallerIds/PN{'0' * 32}.json"),
         ("GET", "Calls/{Sid}", f"{base}/Calls/{data['calls'][0]}.json"),
+        ("POST", "Accounts", f"{emu.url}/2010-04-01/Accounts.json"),
+        ("GET", "Accounts", f"{emu.url}/2010-04-01/Accounts.json"),
+        ("POST", "Accounts/{Sid}", f"{emu.url}/2010-04-01/Accounts/{data['accounts'][1]}.json"),
+        ("POST", "Keys", f"{base}/Keys.json"),
+        ("POST", "Keys/{Sid}", f"{base}/Keys/{data['keys'][0]}.json"),
+        ("DELETE", "Keys/{Sid}", f"{base}/Keys/SK{'0' * 32}.json"),
     ]
     content_types = st.sampled_from([
         None,
@@ -431,7 +489,7 @@ def garbage_run(emu: Emulator, data: dict, examples: int) -> dict:
     form_like = st.lists(
         st.tuples(
             st.sampled_from(["PhoneNumber", "FriendlyName", "CallDelay", "Extension", "StatusCallback",
-                             "StatusCallbackMethod", "PageSize", "Page", "PageToken", "x"]),
+                             "StatusCallbackMethod", "PageSize", "Page", "PageToken", "Status", "x"]),
             st.text(max_size=80),
         ),
         max_size=6,
@@ -471,43 +529,49 @@ def main() -> int:
     scrub_sdk_environment()
 
     REPORT_DIR.mkdir(exist_ok=True)
-    spec = REPORT_DIR / "spec.patched.json"
     config = REPORT_DIR / "schemathesis.toml"
-    operations = operations_in_spec()
-    log(f"spec: {SPEC.name}: {len(operations)} operations")
-    for op in operations:
-        log(f"    {op}")
+    operations = []
+    for spec_name, source in SPECS:
+        ops = operations_in_spec(source)
+        operations += ops
+        log(f"spec {spec_name}: {source.name}: {len(ops)} operations")
+        for op in ops:
+            log(f"    {op}")
 
     failures: list[str] = []
     runs = []
     with Emulator() as emu, CallbackReceiver() as receiver:
         log(f"emulator: {emu.url} (time scale 0, database {emu.db_path})")
-        patches = patched_spec(spec, f"{receiver.url}/status")
-        log("spec patches (see README):")
-        for p in patches:
-            log(f"    {p}")
         data = seed(emu, receiver)
-        log(f"seeded on {DEV_ACCOUNT_SID}: {len(data['caller_ids'])} caller IDs, {len(data['calls'])} calls")
+        log(f"seeded on {DEV_ACCOUNT_SID}: {len(data['caller_ids'])} caller IDs, {len(data['calls'])} calls, "
+            f"{len(data['accounts']) - 1} subaccounts, {len(data['keys'])} keys")
         write_config(config, data, f"{receiver.url}/status")
         n = args.max_examples
         good = f"{DEV_ACCOUNT_SID}:{DEV_AUTH_TOKEN}"
         wrong = f"{DEV_ACCOUNT_SID}:{'0' * 32}"
 
-        plan = [
-            ("valid", good, ["--max-examples", str(n)], None),
-            ("wrong-credentials", wrong,
-             ["--max-examples", str(max(5, n // 4)), "--phases", "examples,coverage,fuzzing"], 401),
-            ("garbage-negative", good,
-             ["--max-examples", str(n), "--mode", "negative", "--phases", "coverage,fuzzing"], None),
-        ]
-        for name, auth, extra, expect_status in plan:
-            run = run_schemathesis(name, emu, spec, config, auth, extra, args.seed)
-            runs.append(run)
-            if run["returncode"] != 0:
-                failures.append(f"schemathesis run `{name}` exited {run['returncode']} (see report/{name}/output.txt)")
-            if not run["report"]:
-                failures.append(f"schemathesis run `{name}` wrote no report")
-            failures += [f"[{name}] {p}" for p in audit(run, expect_status)]
+        for spec_name, source in SPECS:
+            spec = REPORT_DIR / f"spec.{spec_name}.patched.json"
+            patches = patched_spec(source, spec, f"{receiver.url}/status")
+            log(f"spec patches of {source.name} (see README):")
+            for p in patches:
+                log(f"    {p}")
+            plan = [
+                ("valid", good, ["--max-examples", str(n)], None),
+                ("wrong-credentials", wrong,
+                 ["--max-examples", str(max(5, n // 4)), "--phases", "examples,coverage,fuzzing"], 401),
+                ("garbage-negative", good,
+                 ["--max-examples", str(n), "--mode", "negative", "--phases", "coverage,fuzzing"], None),
+            ]
+            for kind, auth, extra, expect_status in plan:
+                name = kind if spec_name == "caller-ids" else f"{kind}-{spec_name}"
+                run = run_schemathesis(name, emu, spec, config, auth, extra, args.seed)
+                runs.append(run)
+                if run["returncode"] != 0:
+                    failures.append(f"schemathesis run `{name}` exited {run['returncode']} (see report/{name}/output.txt)")
+                if not run["report"]:
+                    failures.append(f"schemathesis run `{name}` wrote no report")
+                failures += [f"[{name}] {p}" for p in audit(run, expect_status)]
 
         log("\n=== raw garbage bodies (hypothesis: random bytes and content types)")
         raw = garbage_run(emu, data, examples=max(20, n))
@@ -540,7 +604,7 @@ def main() -> int:
         log(f"  {run['name']:18} {tested}, {cases} test cases, {len(run['interactions'])} requests checked"
             + (f", {run['elapsed']:.1f} s" if run["elapsed"] else ""))
         log(histogram(run))
-        if run["name"] == "valid":
+        if run["name"].startswith("valid"):
             log("    Twilio error codes answered to schema-valid input (all allowed, see README):")
             log(rejection_summary(run))
     log(f"  TOTAL: {len(operations)} documented operations, {total_cases} test cases, "

@@ -4,7 +4,7 @@
 import { ApiError, control, setToken, stream, token } from './api.js';
 import { el, fill, showError } from './dom.js';
 import { renderCalls, tickCountdowns } from './calls.js';
-import { renderAccounts, renderCallbacks, renderCallerIds, renderRequests } from './views.js';
+import { patchCallerId, renderAccounts, renderCallbacks, renderCallerIds, renderRequests } from './views.js';
 
 const state = {
   filter: '',
@@ -24,7 +24,7 @@ function live(text) {
 
 function renderAll() {
   renderCalls(state.calls, state.filter);
-  renderCallerIds(state.callerIds, state.accounts, state.filter, loadCallerIdsAll);
+  renderCallerIds(state.callerIds, state.accounts, state.filter, afterCallerIdChange);
   renderCallbacks(state.callbacks, state.filter);
   renderRequests(state.requests, state.filter);
   renderAccounts(state.accounts.filter((a) => !state.filter || a.sid === state.filter), state.keys, loadAccounts, loadKeys);
@@ -50,8 +50,8 @@ async function loadAccounts() {
 }
 
 async function loadCallerIds(account) {
-  const { outgoing_caller_ids: rows } = await control('GET', `/_emulator/accounts/${account}/outgoing-caller-ids`);
-  state.callerIds.set(account, rows);
+  const { outgoing_caller_ids: rows, has_more: more } = await control('GET', `/_emulator/accounts/${account}/outgoing-caller-ids`);
+  state.callerIds.set(account, { rows, more });
 }
 
 async function loadKeys(account) {
@@ -69,6 +69,10 @@ async function loadCallerIdsAll() {
   ]));
   renderAll();
 }
+
+/** After a rename or delete on the page: the event stream brings the change; without it
+ * (disconnected), the next `ready` reloads everything. */
+function afterCallerIdChange() {}
 
 async function loadCall(sid) {
   state.calls.set(sid, await control('GET', `/_emulator/calls/${sid}`));
@@ -133,11 +137,16 @@ function connect() {
     first = false;
   });
   on('call.step', (d) => { loadCall(d.call_sid).catch(report); });
-  for (const name of ['caller_id.created', 'caller_id.renamed', 'caller_id.deleted']) {
-    on(name, (d) => { loadCallerIds(d.account_sid).then(renderAll).catch(report); });
+  for (const kind of ['created', 'renamed', 'deleted']) {
+    on(`caller_id.${kind}`, (d) => {
+      if (!patchCallerId(kind, d, state.callerIds, state.accounts, afterCallerIdChange)) {
+        loadCallerIds(d.account_sid).then(renderAll).catch(report);
+      }
+    });
   }
   on('callback.attempted', () => callbacksSoon());
   on('request.journalled', () => requestsSoon());
+  on('requests.skipped', () => requestsSoon());
   on('account.created', () => accountsSoon());
   on('account.deleted', () => accountsSoon());
   on('reset', () => { loadEverything().catch(report); });

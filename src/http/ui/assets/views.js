@@ -33,19 +33,62 @@ function callerIdRow(row, account, onChange) {
     error);
 }
 
+function callerIdBlock(account, entry, onChange) {
+  const { rows, more } = entry || { rows: [], more: false };
+  return el('div', { 'data-account': account.sid },
+    el('h3', {}, 'Account ', mono(account.sid), ` — ${account.friendly_name}`),
+    rows.length === 0
+      ? el('p', { class: 'empty', text: 'No caller IDs.' })
+      : el('ul', { class: 'plain' }, rows.map((row) => callerIdRow(row, account, onChange))),
+    more ? el('p', { class: 'note', text: `The first ${rows.length} caller IDs, in sid order; the Twilio API lists them all.` }) : null);
+}
+
 /** Caller IDs of each shown account. */
 export function renderCallerIds(byAccount, accounts, filter, onChange) {
   const blocks = accounts
     .filter((a) => !filter || a.sid === filter)
-    .map((account) => {
-      const rows = byAccount.get(account.sid) || [];
-      return el('div', { 'data-account': account.sid },
-        el('h3', {}, 'Account ', mono(account.sid), ` — ${account.friendly_name}`),
-        rows.length === 0
-          ? el('p', { class: 'empty', text: 'No caller IDs.' })
-          : el('ul', { class: 'plain' }, rows.map((row) => callerIdRow(row, account, onChange))));
-    });
+    .map((account) => callerIdBlock(account, byAccount.get(account.sid), onChange));
   fill(document.getElementById('caller-ids-list'), blocks);
+}
+
+/**
+ * Applies one `caller_id.created` / `renamed` / `deleted` event (`kind`) to the loaded rows and
+ * to the shown list, touching only that row, so that a change costs the same with 1,000 rows
+ * as with one. False when the account's rows are not loaded (the caller reloads them).
+ */
+export function patchCallerId(kind, data, byAccount, accounts, onChange) {
+  const entry = byAccount.get(data.account_sid);
+  const account = accounts.find((a) => a.sid === data.account_sid);
+  if (!entry || !account) return false;
+  const { rows } = entry;
+  const at = rows.findIndex((r) => r.sid === data.sid);
+  const after = rows.findIndex((r) => r.sid > data.sid);
+  if (kind === 'deleted') {
+    if (at >= 0) rows.splice(at, 1);
+  } else if (at >= 0) {
+    rows[at] = data;
+  } else if (after >= 0) {
+    rows.splice(after, 0, data);
+  } else if (!entry.more) {
+    rows.push(data);
+  } else {
+    return true; // past the rows shown
+  }
+  const block = document.querySelector(`#caller-ids-list [data-account="${data.account_sid}"]`);
+  if (!block) return true; // filtered out: the rows are up to date for later
+  const list = block.querySelector('ul');
+  const old = list && [...list.children].find((li) => li.dataset.callerIdSid === data.sid);
+  if (!list || rows.length === 0) {
+    block.replaceWith(callerIdBlock(account, entry, onChange));
+  } else if (kind === 'deleted') {
+    old?.remove();
+  } else if (old) {
+    old.replaceWith(callerIdRow(data, account, onChange));
+  } else {
+    const next = [...list.children].find((li) => li.dataset.callerIdSid > data.sid);
+    list.insertBefore(callerIdRow(data, account, onChange), next || null);
+  }
+  return true;
 }
 
 function attemptItem(a) {
