@@ -1,5 +1,5 @@
-//! Issue 3: StatusCallback delivery: a receiver that is down, answers 500 or hangs, retries
-//! by policy, the callback journal, and durability: a graceful shutdown waits for the
+//! Issue 3: StatusCallback delivery: a receiver that is down (one callback, or many due
+//! together, issue 15), answers 500 or hangs, retries by policy, the callback journal, and durability: a graceful shutdown waits for the
 //! callback in flight and records it, a callback being sent cannot be claimed twice, and one
 //! cut short by a crash is sent again with the same idempotency token. The durability tests
 //! read the SQLite file itself.
@@ -66,6 +66,39 @@ async fn receiver_down_is_retried_by_policy() {
         assert_eq!(attempt["attempt"], i as u64 + 1);
         assert!(attempt["error"].is_string(), "{attempt}");
         assert!(attempt["status_code"].is_null(), "{attempt}");
+    }
+}
+
+#[tokio::test]
+async fn callbacks_due_together_to_a_receiver_that_is_down_each_get_their_attempts() {
+    // Callbacks to one receiver may be sent as a batch that shares one connection attempt:
+    // each still ends with its own attempts recorded, as many as the policy says.
+    let app = TestApp::spawn_with(|s| {
+        s.callback_attempts = 2;
+        s.callback_retry_delay_ms = 50;
+    })
+    .await;
+    let url = closed_port_url().await;
+    let mut sids = Vec::new();
+    for i in 0..12 {
+        let phone = format!("+1415555{:04}", 170 + i);
+        let created = create(&app, &[("PhoneNumber", &phone), ("StatusCallback", &url)]).await;
+        sids.push(call_sid(&created));
+    }
+    for sid in &sids {
+        let journal = wait_callback_state(&app, sid, "failed").await;
+        let attempts = journal["attempts"].as_array().expect("attempts");
+        assert_eq!(attempts.len(), 2, "{journal}");
+        for (i, attempt) in attempts.iter().enumerate() {
+            assert_eq!(attempt["attempt"], i as u64 + 1);
+            assert!(attempt["status_code"].is_null(), "{attempt}");
+            assert!(
+                attempt["error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("could not connect")),
+                "{attempt}"
+            );
+        }
     }
 }
 

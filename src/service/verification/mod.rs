@@ -4,6 +4,8 @@
 //! plan; the change is then published as events. Every state and timer lives in the store, so
 //! the scheduler ([`scheduler`]) and the sender ([`sender`]) only act on what it says is due.
 
+mod batch;
+mod form;
 pub(super) mod handoff;
 mod recorder;
 pub mod scheduler;

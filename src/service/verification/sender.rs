@@ -1,9 +1,11 @@
-//! Delivers queued StatusCallback requests. Each delivery runs in its own task, bounded in
-//! number, so a receiver that is slow or down never holds up the API or other callbacks; its
-//! attempt is recorded by the [`Recorder`] with the others finished meanwhile. On shutdown the
-//! sender waits for the deliveries in flight and their records, so that each is recorded
-//! before the database closes and none is sent again after a restart.
+//! Delivers queued StatusCallback requests. The callbacks taken at once are delivered by
+//! receiver, a task per receiver and batch ([`super::batch`]), bounded in number, so a
+//! receiver that is slow or down never holds up the API or other callbacks; each attempt is
+//! recorded by the [`Recorder`] with the others finished meanwhile. On shutdown the sender
+//! waits for the deliveries in flight and their records, so that each is recorded before the
+//! database closes and none is sent again after a restart.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,8 @@ use reqwest::Url;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::batch::{by_receiver, deliver_batch, Prepared, Urls};
+use super::form::form_encode;
 use super::recorder::{Finished, Recorder};
 use super::signature::sign;
 use crate::domain::callback::{
@@ -32,16 +36,6 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
-/// A form body (`application/x-www-form-urlencoded`, spaces as `+`).
-fn form_encode(params: &[(String, String)]) -> String {
-    reqwest::Url::parse("http://form/")
-        .map(|mut url| {
-            url.query_pairs_mut().extend_pairs(params);
-            url.query().unwrap_or("").to_string()
-        })
-        .unwrap_or_default()
-}
-
 impl Service {
     /// Runs the callback sender until `shutdown` turns true, then waits for the deliveries in
     /// flight (at most one attempt's timeout and a second) before returning.
@@ -53,6 +47,9 @@ impl Service {
 async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let (recorder, recording) = Recorder::start(service.clone());
     let mut in_flight = JoinSet::new();
+    // Callbacks taken and not yet settled, in the batches of `in_flight`.
+    let busy = Arc::new(AtomicUsize::new(0));
+    let mut urls = Urls::default();
     // When the store's next callback is due, as last read: claiming is a write, made only when
     // one is due; the time is read again after a claim and whenever one was queued meanwhile.
     let mut due_at = Some(0);
@@ -64,8 +61,8 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
         // First what was handed over already claimed, then what the store has due.
         let handed = service
             .handoff
-            .take(MAX_IN_FLIGHT.saturating_sub(in_flight.len()));
-        let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len() + handed.len()) as i64;
+            .take(MAX_IN_FLIGHT.saturating_sub(busy.load(Ordering::Acquire)));
+        let free = MAX_IN_FLIGHT.saturating_sub(busy.load(Ordering::Acquire) + handed.len()) as i64;
         if service.handoff.take_queued() {
             due_at = next_due(&service).await;
         }
@@ -83,16 +80,17 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
         } else {
             Vec::new()
         };
-        for callback in handed.into_iter().chain(claimed) {
-            let (service, recorder) = (service.clone(), recorder.clone());
-            in_flight.spawn(async move {
-                deliver(&service, &recorder, callback).await;
-            });
+        let taken: Vec<Callback> = handed.into_iter().chain(claimed).collect();
+        for batch in by_receiver(&mut urls, taken) {
+            busy.fetch_add(batch.len(), Ordering::AcqRel);
+            let (service, recorder, busy) = (service.clone(), recorder.clone(), busy.clone());
+            in_flight.spawn(deliver_batch(service, recorder, busy, batch));
         }
         let wait = due_at.map_or(1_000, |at| (at - now_millis()).clamp(1, 1_000));
         tokio::select! {
+            // A callback was handed over or queued, or a delivery ended: a slot is free (and
+            // a retry may be due).
             _ = service.callbacks_due.notified() => {}
-            // A delivery ended: a slot is free (and a retry may be due).
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
             _ = shutdown.changed() => {}
@@ -137,19 +135,26 @@ async fn drain(service: &Service, in_flight: &mut JoinSet<()>) {
     }
 }
 
-/// The URL an attempt requests: the stored URL without user info or fragment and, for GET,
-/// with the parameters appended to any query it has. The signature is computed over exactly
-/// this URL's text, the one reqwest sends, so it matches what the receiver sees.
-fn request_url(stored: &str, is_get: bool, params: &[(String, String)]) -> Option<Url> {
+/// The URL a callback's attempts request, before any GET parameters: the stored URL without
+/// user info or fragment.
+pub(super) fn base_url(stored: &str) -> Option<Url> {
     let mut url = Url::parse(stored).ok()?;
     // Never send credentials, and keep reqwest from turning user info into Authorization.
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url.set_fragment(None);
+    Some(url)
+}
+
+/// The URL an attempt requests: `base` and, for GET, the parameters appended to any query it
+/// has. The signature is computed over exactly this URL's text, the one reqwest sends, so it
+/// matches what the receiver sees.
+fn request_url(base: Url, is_get: bool, params: &[(String, String)]) -> Url {
+    let mut url = base;
     if is_get {
         url.query_pairs_mut().extend_pairs(params);
     }
-    Some(url)
+    url
 }
 
 /// The outcome of one attempt: the state it leaves the callback in, and when to try again.
@@ -185,30 +190,18 @@ async fn record(
         .await;
 }
 
-async fn deliver(service: &Service, recorder: &Recorder, callback: Callback) {
+/// Makes one attempt of `callback` and hands it to the recorder. Returns the error when the
+/// receiver could not be connected to (refused, or its name did not resolve).
+pub(super) async fn deliver(
+    service: &Service,
+    recorder: &Recorder,
+    (callback, base): Prepared,
+) -> Option<String> {
     let client = &service.client;
     let params = &callback.params;
     let is_get = callback.method == CallbackMethod::Get;
-    // The account's auth token, from the credential cache.
-    let token = match service
-        .store
-        .credential(callback.account_sid.as_str())
-        .await
-    {
-        Ok(Some(credential)) => credential.secret.clone(),
-        // The account is gone, and its callbacks with it.
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the callback's account");
-            let retry_at = crate::service::after(service.policy.retry_delay);
-            if let Err(e) = service.store.requeue_callback(callback.id, retry_at).await {
-                tracing::warn!(error = %e, "could not requeue a callback");
-            }
-            service.wake_callbacks();
-            return;
-        }
-    };
-    let Some(url) = request_url(&callback.url, is_get, params) else {
+    let token = token(service, &callback).await?;
+    let Some(base) = base else {
         // Cannot happen for a URL the API accepted; settle it rather than leave it claimed.
         let attempt = CallbackAttempt {
             callback_id: callback.id,
@@ -221,8 +214,9 @@ async fn deliver(service: &Service, recorder: &Recorder, callback: Callback) {
             error: Some("the StatusCallback is not a valid URL".to_string()),
         };
         record(recorder, &callback, attempt, CallbackState::Failed, None).await;
-        return;
+        return None;
     };
+    let url = request_url(base, is_get, params);
     let signed: &[(String, String)] = if is_get { &[] } else { params };
     let signature = sign(&token, url.as_str(), signed);
 
@@ -253,6 +247,7 @@ async fn deliver(service: &Service, recorder: &Recorder, callback: Callback) {
     let at = now_millis();
     let outcome = request.send().await;
     let latency_ms = started.elapsed().as_millis() as i64;
+    let mut unreachable = None;
     let (status_code, error) = match outcome {
         Ok(response) => {
             let status = response.status();
@@ -269,7 +264,11 @@ async fn deliver(service: &Service, recorder: &Recorder, callback: Callback) {
             } else {
                 "request failed".to_string()
             };
-            (None, Some(format!("{why}: {e}")))
+            let error = format!("{why}: {e}");
+            if e.is_connect() && !e.is_timeout() {
+                unreachable = Some(error.clone());
+            }
+            (None, Some(error))
         }
     };
     let attempt_number = callback.attempts + 1;
@@ -293,6 +292,67 @@ async fn deliver(service: &Service, recorder: &Recorder, callback: Callback) {
         "status callback attempt"
     );
     record(recorder, &callback, attempt, state, next_attempt_at).await;
+    unreachable
+}
+
+/// Settles an attempt of `callback` made together with one whose connection to the same
+/// receiver failed with `error` a moment ago: the attempt is recorded with that outcome and
+/// the receiver is not dialled again for it.
+pub(super) async fn settle_unsent(
+    service: &Service,
+    recorder: &Recorder,
+    (callback, base): Prepared,
+    error: &str,
+) {
+    if token(service, &callback).await.is_none() {
+        return;
+    }
+    let attempt_number = callback.attempts + 1;
+    let (state, next_attempt_at) = settle(service, attempt_number, false);
+    let attempt = CallbackAttempt {
+        callback_id: callback.id,
+        attempt: attempt_number,
+        at: now_millis(),
+        url: base.map_or_else(String::new, |base| {
+            request_url(
+                base,
+                callback.method == CallbackMethod::Get,
+                &callback.params,
+            )
+            .into()
+        }),
+        // Nothing was sent, so nothing was signed.
+        signature: String::new(),
+        status_code: None,
+        latency_ms: 0,
+        error: Some(format!(
+            "{error} (not dialled again for this callback: it was due with one whose \
+             connection to the same receiver failed)"
+        )),
+    };
+    record(recorder, &callback, attempt, state, next_attempt_at).await;
+}
+
+/// The account's auth token, from the credential cache; `None` when the account is gone (and
+/// its callbacks with it) or could not be read (the callback is then queued again).
+async fn token(service: &Service, callback: &Callback) -> Option<String> {
+    match service
+        .store
+        .credential(callback.account_sid.as_str())
+        .await
+    {
+        Ok(Some(credential)) => Some(credential.secret.clone()),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the callback's account");
+            let retry_at = crate::service::after(service.policy.retry_delay);
+            if let Err(e) = service.store.requeue_callback(callback.id, retry_at).await {
+                tracing::warn!(error = %e, "could not requeue a callback");
+            }
+            service.wake_callbacks();
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -303,13 +363,14 @@ mod tests {
     #[test]
     fn the_url_sent_has_no_credentials_or_fragment_and_get_params_follow_the_query() {
         let params = p(&[("CallSid", "CA1"), ("To", "+1 415")]);
-        let get = request_url("http://u:p@host:81?x=a b#frag", true, &params).expect("url");
+        let base = |s: &str| base_url(s).expect("url");
+        let get = request_url(base("http://u:p@host:81?x=a b#frag"), true, &params);
         assert_eq!(
             get.as_str(),
             "http://host:81/?x=a%20b&CallSid=CA1&To=%2B1+415"
         );
-        let post = request_url("http://u@host/cb#frag", false, &params).expect("url");
+        let post = request_url(base("http://u@host/cb#frag"), false, &params);
         assert_eq!(post.as_str(), "http://host/cb");
-        assert!(request_url("not a url", false, &params).is_none());
+        assert!(base_url("not a url").is_none());
     }
 }

@@ -1,7 +1,5 @@
 //! `X-Twilio-Signature`: Base64(HMAC-SHA1(auth token, URL + sorted POST parameters)).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -9,26 +7,25 @@ use sha1::Sha1;
 /// Signs a request to `url` (the full URL as requested, query string included). For POST,
 /// `params` are the form parameters: each name in code-point order, followed by each of its
 /// distinct values in order, appended without delimiters. For GET, pass no parameters: they
-/// are already in the URL.
+/// are already in the URL. The message is fed to the MAC piece by piece, never built.
 pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    let mut sorted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (name, value) in params {
-        sorted.entry(name).or_default().insert(value);
-    }
-    let mut message = String::with_capacity(url.len() + 64 * params.len());
-    message.push_str(url);
-    for (name, values) in sorted {
-        for value in values {
-            message.push_str(name);
-            message.push_str(value);
-        }
-    }
+    // Byte order of UTF-8 is code-point order; equal pairs count once.
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup();
     // HMAC takes keys of any length.
     let mut mac = match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
         Ok(mac) => mac,
         Err(_) => return String::new(),
     };
-    mac.update(message.as_bytes());
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 

@@ -3,10 +3,50 @@
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::rows::{attempt, parse_all, AttemptRow, CallbackRow};
-use super::SqliteStore;
+use super::{group_commit, SqliteStore};
 use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
+
+/// Writes `attempts` and the state each leaves its callback in, on `conn` (inside the
+/// caller's transaction).
+pub(super) async fn write_attempts(
+    conn: &mut sqlx::SqliteConnection,
+    attempts: &[Attempted],
+) -> Result<(), StoreError> {
+    /// Attempts per statement list: 12 parameters each, well under SQLite's limit.
+    const PER_QUERY: usize = 128;
+    for chunk in attempts.chunks(PER_QUERY) {
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for done in chunk {
+            let a = &done.attempt;
+            q.push(
+                "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
+                 status_code, latency_ms, error) VALUES (",
+            );
+            q.separated(", ")
+                .push_bind(a.callback_id)
+                .push_bind(a.attempt)
+                .push_bind(a.at)
+                .push_bind(&a.url)
+                .push_bind(&a.signature)
+                .push_bind(a.status_code)
+                .push_bind(a.latency_ms)
+                .push_bind(&a.error);
+            q.push("); UPDATE callbacks SET state = ")
+                .push_bind(done.state.as_str())
+                .push(", attempts = ")
+                .push_bind(a.attempt)
+                .push(", next_attempt_at = ")
+                .push_bind(done.next_attempt_at)
+                .push(" WHERE id = ")
+                .push_bind(a.callback_id)
+                .push("; ");
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 impl CallbackStore for SqliteStore {
     async fn claim_due_callbacks(&self, now: i64, limit: i64) -> Result<Vec<Callback>, StoreError> {
@@ -60,43 +100,11 @@ impl CallbackStore for SqliteStore {
     }
 
     async fn record_attempts(&self, attempts: &[Attempted]) -> Result<(), StoreError> {
-        /// Attempts per statement list: 12 parameters each, well under SQLite's limit.
-        const PER_QUERY: usize = 128;
         if attempts.is_empty() {
             return Ok(());
         }
-        let mut write = self.transaction().await?;
-        for chunk in attempts.chunks(PER_QUERY) {
-            let mut q = QueryBuilder::<Sqlite>::new("");
-            for done in chunk {
-                let a = &done.attempt;
-                q.push(
-                    "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
-                     status_code, latency_ms, error) VALUES (",
-                );
-                q.separated(", ")
-                    .push_bind(a.callback_id)
-                    .push_bind(a.attempt)
-                    .push_bind(a.at)
-                    .push_bind(&a.url)
-                    .push_bind(&a.signature)
-                    .push_bind(a.status_code)
-                    .push_bind(a.latency_ms)
-                    .push_bind(&a.error);
-                q.push("); UPDATE callbacks SET state = ")
-                    .push_bind(done.state.as_str())
-                    .push(", attempts = ")
-                    .push_bind(a.attempt)
-                    .push(", next_attempt_at = ")
-                    .push_bind(done.next_attempt_at)
-                    .push(" WHERE id = ")
-                    .push_bind(a.callback_id)
-                    .push("; ");
-            }
-            q.build().execute(write.conn()).await?;
-        }
-        write.commit(Vec::new()).await?;
-        Ok(())
+        // Written with the next group of validation requests, in their transaction.
+        group_commit::record(&self.creates, attempts.to_vec()).await
     }
 
     async fn callbacks(

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
+use super::callbacks::write_attempts;
 use super::rows::CallRow;
 use super::statements::{push_callback, push_change_rows};
 use super::{Change, Core, Write};
 use crate::domain::call::Call;
-use crate::domain::callback::{Callback, CallbackState, NewCallback};
+use crate::domain::callback::{Attempted, Callback, CallbackState, NewCallback};
 use crate::domain::caller_id::NewCallerId;
 use crate::domain::plan::NewCall;
 use crate::store::{CreatedCall, StoreError};
@@ -20,10 +21,17 @@ use crate::store::{CreatedCall, StoreError};
 /// The most validation requests committed together.
 const CREATES_PER_COMMIT: usize = 64;
 
-/// A validation request waiting for the group commit.
-pub(super) struct Job {
-    new: NewCall,
-    reply: oneshot::Sender<Result<CreatedCall, StoreError>>,
+/// What waits for the group commit: a validation request, or callback attempts to record
+/// (written in the same transaction as the requests, before them).
+pub(super) enum Job {
+    Create {
+        new: Box<NewCall>,
+        reply: oneshot::Sender<Result<CreatedCall, StoreError>>,
+    },
+    Attempts {
+        attempts: Vec<Attempted>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 pub(super) type Queue = mpsc::UnboundedSender<Job>;
@@ -42,22 +50,58 @@ pub(super) fn start(core: Arc<Core>) -> Queue {
 /// Stores `new` with the next group; its outcome once that group is committed.
 pub(super) async fn submit(queue: &Queue, new: NewCall) -> Result<CreatedCall, StoreError> {
     let (reply, answer) = oneshot::channel();
-    queue.send(Job { new, reply }).map_err(|_| closed())?;
+    queue
+        .send(Job::Create {
+            new: Box::new(new),
+            reply,
+        })
+        .map_err(|_| closed())?;
+    answer.await.map_err(|_| closed())?
+}
+
+/// Records `attempts` with the next group; done once that group is committed.
+pub(super) async fn record(queue: &Queue, attempts: Vec<Attempted>) -> Result<(), StoreError> {
+    let (reply, answer) = oneshot::channel();
+    queue
+        .send(Job::Attempts { attempts, reply })
+        .map_err(|_| closed())?;
     answer.await.map_err(|_| closed())?
 }
 
 async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = jobs.recv().await {
-        let mut group = vec![first];
-        while group.len() < CREATES_PER_COMMIT {
-            match jobs.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+        let (mut news, mut replies, mut attempts, mut recorded) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Create { new, reply } => {
+                    news.push(*new);
+                    replies.push(reply);
+                }
+                Job::Attempts {
+                    attempts: mut more,
+                    reply,
+                } => {
+                    attempts.append(&mut more);
+                    recorded.push(reply);
+                }
+            }
+            if news.len() < CREATES_PER_COMMIT {
+                next = jobs.try_recv().ok();
             }
         }
-        let (news, replies): (Vec<NewCall>, Vec<_>) =
-            group.into_iter().map(|job| (job.new, job.reply)).unzip();
-        match create_group(&core, &news).await {
+        // Without savepoints first; should one request fail, the group is rolled back and
+        // written again with a savepoint per request, so that the others still commit.
+        let outcome = match create_group(&core, &news, &attempts, false).await {
+            Ok(outcomes) => Ok(outcomes),
+            Err(_) => create_group(&core, &news, &attempts, true).await,
+        };
+        let attempted = outcome.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        for reply in recorded {
+            let _ = reply.send(attempted.clone().map_err(|e| StoreError::Backend(e.into())));
+        }
+        match outcome {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
@@ -73,12 +117,22 @@ async fn run(core: Arc<Core>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Writes `group` in one transaction; the outcome of each, or the error that failed them all.
+/// Writes `attempts` and `group` in one transaction; the outcome of each request, or the error
+/// that failed them all.
+/// With `savepoints`, each request is written inside a savepoint and one that fails is rolled
+/// back alone; without, any request that fails fails the group. A savepoint makes SQLite
+/// copy every page a request changes that an earlier one of the group changed already (its
+/// sub-journal): the group's hot pages once per request, for a failure that does not come.
 async fn create_group(
     core: &Core,
     group: &[NewCall],
+    attempts: &[Attempted],
+    savepoints: bool,
 ) -> Result<Vec<Result<CreatedCall, StoreError>>, StoreError> {
     let mut write = core.transaction().await?;
+    if !attempts.is_empty() {
+        write_attempts(write.conn(), attempts).await?;
+    }
     let mut outcomes = Vec::with_capacity(group.len());
     // Holding the writer's turn, memory is exactly what is committed; numbers verified earlier
     // in this group are checked too.
@@ -91,11 +145,12 @@ async fn create_group(
             )));
             continue;
         }
-        match create_one(&mut write, new).await {
+        match create_one(&mut write, new, savepoints).await {
             Ok(created) => {
                 made.extend(&new.change.caller_id);
                 outcomes.push(Ok(created));
             }
+            Err(e) if !savepoints => return Err(e),
             Err(e) => {
                 sqlx::query("ROLLBACK TO one_create; RELEASE one_create")
                     .execute(write.conn())
@@ -118,16 +173,23 @@ async fn create_group(
     Ok(outcomes)
 }
 
-/// One validation request's statements, inside a savepoint, in one round trip: end the calls
+/// One validation request's statements, inside a savepoint if `savepoint`, in one round trip: end the calls
 /// pending for the number as `new.supersede` says (their events and the UPDATE … RETURNING),
 /// insert the call and what goes with it. Then the callbacks of the superseded calls. Returns
 /// the superseded calls, and the call's own callback when it was stored claimed.
-async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<CreatedCall, StoreError> {
+async fn create_one(
+    write: &mut Write<'_>,
+    new: &NewCall,
+    savepoint: bool,
+) -> Result<CreatedCall, StoreError> {
     let call = &new.change.to;
     let end = &new.supersede;
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SAVEPOINT one_create; INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
-    );
+    let mut q = QueryBuilder::<Sqlite>::new(if savepoint {
+        "SAVEPOINT one_create; "
+    } else {
+        ""
+    });
+    q.push("INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ");
     q.push_bind(end.at)
         .push(", ")
         .push_bind(end.status.as_str())
@@ -196,7 +258,9 @@ async fn create_one(write: &mut Write<'_>, new: &NewCall) -> Result<CreatedCall,
             Some(token),
         );
     }
-    q.push("RELEASE one_create");
+    if savepoint {
+        q.push("RELEASE one_create");
+    }
     let mut superseded = Vec::new();
     let mut callback = None;
     for row in q.build().fetch_all(write.conn()).await? {

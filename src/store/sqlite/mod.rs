@@ -77,7 +77,12 @@ impl SqliteStore {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
-                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("wal_autocheckpoint", "0")
+                        .pragma("temp_store", "memory"),
+                )
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(read_connections.max(1))
