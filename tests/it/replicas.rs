@@ -13,80 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::replicas::{control_get, Replicas, SlowReceiver};
-use crate::helpers::{new_account, new_key, own, seed_in, send, status_json, wait_for, Account};
-use crate::helpers::{Emulator, Server};
-
-/// `/_emulator/accounts/{account}/phones/{phone}`.
-fn phone_path(account: &str, phone: &str) -> String {
-    format!(
-        "/_emulator/accounts/{account}/phones/{}",
-        phone.replace('+', "%2B")
-    )
-}
-
-async fn set_behavior(server: &Emulator, account: &str, phone: &str, behavior: &str) {
-    let request = server
-        .client
-        .put(server.url(&phone_path(account, phone)))
-        .json(&json!({ "behavior": behavior }));
-    let (status, body) = status_json(request).await;
-    assert_eq!(status, 200, "{body}");
-}
-
-/// A validation request on `server` as `who`; its status and JSON.
-async fn validation_request(
-    server: &Emulator,
-    who: &Account,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    status_json(own(server, who, Method::POST, "/OutgoingCallerIds.json").form(form)).await
-}
-
-/// `GET …/OutgoingCallerIds/{sid}.json` on `server`; status and JSON.
-async fn fetch_caller_id(server: &Emulator, who: &Account, sid: &str) -> (u16, Value) {
-    status_json(own(
-        server,
-        who,
-        Method::GET,
-        &format!("/OutgoingCallerIds/{sid}.json"),
-    ))
-    .await
-}
-
-/// The sids of `account`'s caller IDs as the control API of `server` lists them.
-async fn listed(server: &Emulator, account: &str) -> BTreeSet<String> {
-    let body = control_get(
-        server,
-        &format!("/_emulator/accounts/{account}/outgoing-caller-ids"),
-    )
-    .await;
-    body["outgoing_caller_ids"]
-        .as_array()
-        .expect("outgoing_caller_ids")
-        .iter()
-        .map(|c| c["sid"].as_str().expect("sid").to_string())
-        .collect()
-}
-
-/// What the control API says about `account` on `server`: accounts, keys, caller IDs, calls,
-/// callbacks and a behaviour.
-async fn control_answers(server: &Emulator, account: &str) -> Vec<Value> {
-    let mut answers = Vec::new();
-    for path in [
-        "/_emulator/accounts".to_string(),
-        format!("/_emulator/accounts/{account}/keys"),
-        format!("/_emulator/accounts/{account}/outgoing-caller-ids"),
-        format!("/_emulator/calls?account_sid={account}"),
-        format!("/_emulator/callbacks?account_sid={account}"),
-        phone_path(account, "+14155550100"),
-    ] {
-        answers.push(control_get(server, &path).await);
-    }
-    answers
-}
+use crate::helpers::replicas::{
+    control_answers, control_get, fetch_caller_id, listed, phone_path, set_behavior,
+    validation_request, write_until, Replicas, SlowReceiver,
+};
+use crate::helpers::{new_account, new_key, own, seed_in, send, status_json, wait_for, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_answered_by_one_replica_is_read_on_every_other() {
@@ -234,30 +167,6 @@ async fn fifty_validation_requests_for_one_number_over_three_replicas_verify_it_
     assert_eq!(rows, 1);
 }
 
-/// Makes caller IDs through the control API, round robin over `servers`, until `stop`; the sids
-/// of those whose creation was acknowledged (201).
-async fn write_until(servers: Vec<String>, account: String, stop: Arc<AtomicBool>) -> Vec<String> {
-    let client = reqwest::Client::new();
-    let mut acknowledged = Vec::new();
-    let mut n = 0u32;
-    while !stop.load(Ordering::SeqCst) {
-        let base = &servers[n as usize % servers.len()];
-        let url = format!("{base}/_emulator/accounts/{account}/outgoing-caller-ids");
-        let body = json!({ "phone_number": format!("+1415601{:04}", n) });
-        n += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let Ok(response) = client.post(&url).json(&body).send().await else {
-            continue;
-        };
-        if response.status() == 201 {
-            if let Ok(v) = response.json::<Value>().await {
-                acknowledged.push(v["sid"].as_str().expect("sid").to_string());
-            }
-        }
-    }
-    acknowledged
-}
-
 /// How long the survivors may take to finish a killed replica's work: its in-flight callbacks
 /// are claimable only once their lease (60 s in the PostgreSQL store) has run out.
 const AFTER_KILL: Duration = Duration::from_secs(150);
@@ -268,7 +177,7 @@ async fn a_replica_killed_mid_call_and_mid_callback_leaves_its_work_to_the_other
     let Some(mut r) = Replicas::start("the replica kill -9 test", 3, &args).await else {
         return;
     };
-    let receiver = SlowReceiver::start(Duration::from_secs(2)).await;
+    let receiver = SlowReceiver::start(Duration::from_secs(5)).await;
     let account = new_account(r.at(0)).await;
     let bases: Vec<String> = r.alive().iter().map(|e| e.base().to_string()).collect();
     let stop = Arc::new(AtomicBool::new(false));
@@ -310,17 +219,29 @@ async fn a_replica_killed_mid_call_and_mid_callback_leaves_its_work_to_the_other
     .await
     .expect("a callback in flight");
     let victim = r.index_of(holder).expect("a replica of this test");
+    let held =
+        format!("SELECT call_sid FROM callbacks WHERE state = 'sending' AND claimed_by = {holder}");
+    let sent = r.query_texts(&held).await;
+    let reached = wait_for(Duration::from_secs(10), || async {
+        let arrived: BTreeSet<String> = receiver
+            .arrivals()
+            .into_iter()
+            .map(|a| a.call_sid)
+            .collect();
+        sent.iter().all(|c| arrived.contains(c)).then_some(())
+    })
+    .await;
+    assert!(reached.is_some(), "the held callbacks reach the receiver");
     let waiting = r
         .query_i64("SELECT count(*) FROM calls WHERE next_action_at IS NOT NULL")
         .await;
     assert!(waiting >= 3, "the manual calls wait for digits");
     r.kill(victim);
-    let orphaned = r
-        .query_i64(&format!(
-            "SELECT count(*) FROM callbacks WHERE state = 'sending' AND claimed_by = {holder}"
-        ))
-        .await;
-    assert!(orphaned >= 1, "the killed replica held callbacks");
+    let orphaned = r.query_texts(&held).await;
+    assert!(
+        !orphaned.is_empty(),
+        "the killed replica was delivering callbacks"
+    );
 
     // The survivors take the digits and finish every call.
     for (i, (call, code)) in manual.iter().enumerate() {
@@ -392,6 +313,13 @@ async fn a_replica_killed_mid_call_and_mid_callback_leaves_its_work_to_the_other
             .map(|a| a.token.as_str())
             .collect();
         assert_eq!(tokens.len(), 1, "one token for {call}: {arrivals:?}");
+    }
+    for call in &orphaned {
+        let sends = arrivals.iter().filter(|a| &a.call_sid == call).count();
+        assert!(
+            sends >= 2,
+            "{call}, in flight at the kill, is sent again: {arrivals:?}"
+        );
     }
 
     // No acknowledged write is lost.

@@ -1,20 +1,25 @@
 //! Several real emulator binaries on one PostgreSQL database ([`Replicas`]), a callback
-//! receiver that answers slowly so that callbacks are in flight ([`SlowReceiver`]), and SQL
-//! straight into that database for what only it can tell ([`Replicas::query_i64`]).
+//! receiver that answers slowly so that callbacks are in flight ([`SlowReceiver`]), SQL
+//! straight into that database for what only it can tell ([`Replicas::query_i64`]), and the
+//! requests the replica tests make of any one replica.
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::any;
 use axum::Router;
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 use tokio::net::TcpListener;
 
+use super::accounts::Account;
 use super::binary::Emulator;
-use super::client::{status_json, Server};
+use super::client::{own, status_json, Server};
 use super::pg::{cluster_url, TempDatabase};
 use super::Params;
 
@@ -105,8 +110,20 @@ impl Replicas {
 
     /// Runs `sql` (rows of one integer column) on the replicas' database.
     pub async fn query_ints(&self, sql: &str) -> Vec<i32> {
+        self.query_column(sql).await
+    }
+
+    /// Runs `sql` (rows of one text column) on the replicas' database.
+    pub async fn query_texts(&self, sql: &str) -> Vec<String> {
+        self.query_column(sql).await
+    }
+
+    async fn query_column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
         let mut conn = PgConnection::connect(&self.db.url).await.expect("connect");
-        let v: Vec<i32> = sqlx::query_scalar(sql)
+        let v: Vec<T> = sqlx::query_scalar(sql)
             .fetch_all(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -131,6 +148,103 @@ pub async fn control_get(server: &impl Server, path: &str) -> Value {
     let (status, body) = status_json(server.client().get(server.url(path))).await;
     assert_eq!(status, 200, "GET {path}: {body}");
     body
+}
+
+/// `/_emulator/accounts/{account}/phones/{phone}`.
+pub fn phone_path(account: &str, phone: &str) -> String {
+    format!(
+        "/_emulator/accounts/{account}/phones/{}",
+        phone.replace('+', "%2B")
+    )
+}
+
+pub async fn set_behavior(server: &Emulator, account: &str, phone: &str, behavior: &str) {
+    let request = server
+        .client
+        .put(server.url(&phone_path(account, phone)))
+        .json(&json!({ "behavior": behavior }));
+    let (status, body) = status_json(request).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A validation request on `server` as `who`; its status and JSON.
+pub async fn validation_request(
+    server: &Emulator,
+    who: &Account,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    status_json(own(server, who, Method::POST, "/OutgoingCallerIds.json").form(form)).await
+}
+
+/// `GET …/OutgoingCallerIds/{sid}.json` on `server`; status and JSON.
+pub async fn fetch_caller_id(server: &Emulator, who: &Account, sid: &str) -> (u16, Value) {
+    status_json(own(
+        server,
+        who,
+        Method::GET,
+        &format!("/OutgoingCallerIds/{sid}.json"),
+    ))
+    .await
+}
+
+/// The sids of `account`'s caller IDs as the control API of `server` lists them.
+pub async fn listed(server: &Emulator, account: &str) -> BTreeSet<String> {
+    let body = control_get(
+        server,
+        &format!("/_emulator/accounts/{account}/outgoing-caller-ids"),
+    )
+    .await;
+    body["outgoing_caller_ids"]
+        .as_array()
+        .expect("outgoing_caller_ids")
+        .iter()
+        .map(|c| c["sid"].as_str().expect("sid").to_string())
+        .collect()
+}
+
+/// What the control API says about `account` on `server`: accounts, keys, caller IDs, calls,
+/// callbacks and a behaviour.
+pub async fn control_answers(server: &Emulator, account: &str) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for path in [
+        "/_emulator/accounts".to_string(),
+        format!("/_emulator/accounts/{account}/keys"),
+        format!("/_emulator/accounts/{account}/outgoing-caller-ids"),
+        format!("/_emulator/calls?account_sid={account}"),
+        format!("/_emulator/callbacks?account_sid={account}"),
+        phone_path(account, "+14155550100"),
+    ] {
+        answers.push(control_get(server, &path).await);
+    }
+    answers
+}
+
+/// Makes caller IDs through the control API, round robin over `servers`, until `stop`; the sids
+/// of those whose creation was acknowledged (201).
+pub async fn write_until(
+    servers: Vec<String>,
+    account: String,
+    stop: Arc<AtomicBool>,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut acknowledged = Vec::new();
+    let mut n = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let base = &servers[n as usize % servers.len()];
+        let url = format!("{base}/_emulator/accounts/{account}/outgoing-caller-ids");
+        let body = json!({ "phone_number": format!("+1415601{:04}", n) });
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let Ok(response) = client.post(&url).json(&body).send().await else {
+            continue;
+        };
+        if response.status() == 201 {
+            if let Ok(v) = response.json::<Value>().await {
+                acknowledged.push(v["sid"].as_str().expect("sid").to_string());
+            }
+        }
+    }
+    acknowledged
 }
 
 /// One callback a [`SlowReceiver`] got: its call and its idempotency token.
