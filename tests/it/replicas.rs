@@ -168,7 +168,8 @@ async fn fifty_validation_requests_for_one_number_over_three_replicas_verify_it_
 }
 
 /// How long the survivors may take to finish a killed replica's work: its in-flight callbacks
-/// are claimable only once their lease (60 s in the PostgreSQL store) has run out.
+/// are claimable only once their lease (60 s in the PostgreSQL store, no setting; shorter
+/// leases are issue-10b's part of issue 10) has run out.
 const AFTER_KILL: Duration = Duration::from_secs(150);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

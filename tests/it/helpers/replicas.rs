@@ -203,7 +203,8 @@ pub async fn listed(server: &Emulator, account: &str) -> BTreeSet<String> {
 }
 
 /// What the control API says about `account` on `server`: accounts, keys, caller IDs, calls,
-/// callbacks and a behaviour.
+/// callbacks and a behaviour. Not the request journal (`/_emulator/requests`), which is each
+/// replica's own until it moves into the database (issue-10b's part of issue 10).
 pub async fn control_answers(server: &Emulator, account: &str) -> Vec<Value> {
     let mut answers = Vec::new();
     for path in [
