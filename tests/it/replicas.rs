@@ -141,7 +141,10 @@ async fn fifty_validation_requests_for_one_number_over_three_replicas_verify_it_
     let mut statuses = BTreeMap::new();
     while let Some(joined) = tasks.join_next().await {
         let (status, body) = joined.expect("task");
-        assert!(status == 200 || status == 400, "{status}: {body}");
+        if status != 200 && status != 400 {
+            let logs: Vec<String> = r.alive().iter().map(|e| e.logs()).collect();
+            panic!("{status}: {body}; the replicas' logs: {logs:#?}");
+        }
         *statuses.entry(status).or_insert(0) += 1;
     }
     assert!(statuses.get(&200).is_some_and(|&n| n >= 1), "{statuses:?}");
