@@ -42,6 +42,8 @@ mod restart;
 
 // PostgreSQL going away and coming back (Issue 10).
 mod postgres;
+// Three replica binaries on one PostgreSQL database (Issue 10).
+mod replicas;
 
 // Any client, unchanged: the local CA, the TLS listener and the forward proxy (Issue 11).
 mod edge;

@@ -27,6 +27,10 @@ use crate::service::Service;
 /// Deliveries in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// How often the sender tries a claim when nothing is due, for callbacks whose lease ran out
+/// on a replica that died (see `run`).
+const EXPIRED_LEASE_CHECK: Duration = Duration::from_secs(5);
+
 /// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
 /// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
@@ -53,6 +57,10 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     // When the store's next callback is due, as last read: claiming is a write, made only when
     // one is due; the time is read again after a claim and whenever one was queued meanwhile.
     let mut due_at = Some(0);
+    // A callback left `sending` by a replica that died is claimable once its lease runs out,
+    // which `next_callback_due` does not report: with nothing due, a claim is still tried
+    // this often.
+    let mut last_claim = Instant::now();
     loop {
         if *shutdown.borrow() {
             break;
@@ -67,7 +75,9 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             due_at = next_due(&service).await;
         }
         let now = now_millis();
-        let claimed = if free > 0 && due_at.is_some_and(|at| at <= now) {
+        let lease_check = due_at.is_none() && last_claim.elapsed() >= EXPIRED_LEASE_CHECK;
+        let claimed = if free > 0 && (lease_check || due_at.is_some_and(|at| at <= now)) {
+            last_claim = Instant::now();
             let claimed = match service.store.claim_due_callbacks(now, free).await {
                 Ok(claimed) => claimed,
                 Err(e) => {

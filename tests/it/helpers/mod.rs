@@ -17,6 +17,7 @@ pub mod faults;
 pub mod listing;
 pub mod pg;
 pub mod receiver;
+pub mod replicas;
 pub mod signature;
 pub mod subaccounts;
 pub mod wait;
