@@ -23,6 +23,11 @@ use crate::service::Service;
 /// Deliveries in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// On a store shared with other replicas, how often the sender reads again when the next
+/// callback is due even when nothing here queued one: another replica may have queued it and
+/// died, or a lease may have run out.
+const SHARED_POLL: Duration = Duration::from_secs(1);
+
 /// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
 /// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
@@ -56,6 +61,8 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     // When the store's next callback is due, as last read: claiming is a write, made only when
     // one is due; the time is read again after a claim and whenever one was queued meanwhile.
     let mut due_at = Some(0);
+    let shared = service.store.is_shared();
+    let mut read_at = Instant::now();
     loop {
         if *shutdown.borrow() {
             break;
@@ -66,8 +73,9 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             .handoff
             .take(MAX_IN_FLIGHT.saturating_sub(in_flight.len()));
         let free = MAX_IN_FLIGHT.saturating_sub(in_flight.len() + handed.len()) as i64;
-        if service.handoff.take_queued() {
+        if service.handoff.take_queued() || (shared && read_at.elapsed() >= SHARED_POLL) {
             due_at = next_due(&service).await;
+            read_at = Instant::now();
         }
         let now = now_millis();
         let claimed = if free > 0 && due_at.is_some_and(|at| at <= now) {
@@ -79,6 +87,7 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
                 }
             };
             due_at = next_due(&service).await;
+            read_at = Instant::now();
             claimed
         } else {
             Vec::new()
@@ -106,9 +115,18 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let _ = recording.await;
 }
 
-/// When the store's next callback is due; after a failed read, now (so that it is tried).
+/// When the store's next callback is due (on a shared store, or the soonest lease runs out);
+/// after a failed read, shortly (so that it is tried).
 async fn next_due(service: &Service) -> Option<i64> {
-    match service.store.next_callback_due().await {
+    let read = async {
+        let due = service.store.next_callback_due().await?;
+        if !service.store.is_shared() {
+            return Ok(due);
+        }
+        let lease_end = service.store.next_lease_end().await?;
+        Ok::<_, crate::store::StoreError>(due.into_iter().chain(lease_end).min())
+    };
+    match read.await {
         Ok(at) => at,
         Err(e) => {
             tracing::warn!(error = %e, "could not read when the next callback is due");

@@ -34,7 +34,11 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Upkeep for PgStore {
     async fn run_upkeep(&self, stop: watch::Receiver<bool>) {
-        self.keep_replica_lock(stop).await;
+        tokio::join!(
+            self.keep_replica_lock(stop.clone()),
+            self.run_announcer(stop.clone()),
+            self.run_listener(stop),
+        );
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::rows::{attempt, parse_all, AttemptRow, CallbackRow};
-use super::{PgStore, CALLBACK_LEASE_SECONDS, REPLICA_LOCK_SPACE};
+use super::{PgStore, REPLICA_LOCK_SPACE};
 use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
@@ -44,7 +44,7 @@ impl CallbackStore for PgStore {
         .bind(now)
         .bind(limit.max(0))
         .bind(self.replica())
-        .bind(CALLBACK_LEASE_SECONDS)
+        .bind(self.lease_seconds())
         .fetch_all(self.pool())
         .await?;
         parse_all(rows, CallbackRow::parse)
@@ -125,6 +125,17 @@ impl CallbackStore for PgStore {
     async fn next_callback_due(&self) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT MIN(next_attempt_at) FROM callbacks WHERE next_attempt_at IS NOT NULL",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    async fn next_lease_end(&self) -> Result<Option<i64>, StoreError> {
+        // In Unix milliseconds, as `next_attempt_at`, rounded up so that a claim at that time
+        // finds the lease over.
+        Ok(sqlx::query_scalar(
+            "SELECT CEIL(EXTRACT(EPOCH FROM MIN(lease_until)) * 1000)::bigint
+             FROM callbacks WHERE state = 'sending'",
         )
         .fetch_one(self.pool())
         .await?)
