@@ -40,8 +40,9 @@ mod ops;
 mod persistence;
 mod restart;
 
-// PostgreSQL going away and coming back (Issue 10).
+// PostgreSQL going away and coming back, and replicas sharing one database (Issue 10).
 mod postgres;
+mod shared_database;
 
 // Any client, unchanged: the local CA, the TLS listener and the forward proxy (Issue 11).
 mod edge;

@@ -278,3 +278,54 @@ pub(super) fn decode(own: i32, text: &str) -> Option<Announcement> {
         callbacks_due: payload.b,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sid::AccountSid;
+
+    fn deleted(i: usize) -> Event {
+        Event::AccountDeleted {
+            sid: AccountSid::parse(&format!("AC{i:032x}")).expect("sid"),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_split_under_the_limit_in_order_and_read_back_by_another_replica_only() {
+        let batch: Vec<Announcement> = (0..200)
+            .map(|i| Announcement {
+                events: vec![deleted(i)],
+                calls_due: i == 7,
+                callbacks_due: false,
+            })
+            .collect();
+        let payloads = encode(3, &batch, 1_000);
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() <= 1_000));
+        assert!(payloads.iter().all(|p| decode(3, p).is_none()));
+        let read: Vec<Announcement> = payloads.iter().filter_map(|p| decode(4, p)).collect();
+        assert!(read[0].calls_due && !read[0].callbacks_due);
+        let sids: Vec<String> = read
+            .iter()
+            .flat_map(|a| &a.events)
+            .filter_map(|e| e.account_sid().map(ToString::to_string))
+            .collect();
+        let expected: Vec<String> = (0..200).map(|i| format!("AC{i:032x}")).collect();
+        assert_eq!(sids, expected);
+    }
+
+    #[test]
+    fn a_wake_up_alone_is_one_payload_and_nothing_is_none() {
+        let wake = Announcement {
+            events: Vec::new(),
+            calls_due: false,
+            callbacks_due: true,
+        };
+        let payloads = encode(1, &[wake], 7_900);
+        assert_eq!(payloads.len(), 1);
+        let read = decode(2, &payloads[0]).expect("read");
+        assert!(read.callbacks_due && read.events.is_empty());
+        assert!(encode(1, &[Announcement::default()], 7_900).is_empty());
+        assert!(decode(2, "not json").is_none());
+    }
+}
