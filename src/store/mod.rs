@@ -91,6 +91,17 @@ pub struct Announcement {
     pub callbacks_due: bool,
 }
 
+/// One entry of the request journal, as the database keeps it for every replica.
+#[derive(Clone, Debug)]
+pub struct JournalledRequest {
+    /// When it was answered (Unix milliseconds): the journal's order.
+    pub at: i64,
+    /// The account the request's path names, for the journal's account filter.
+    pub account_sid: Option<String>,
+    /// The entry as `GET /_emulator/requests` shows it: JSON text, written by the HTTP layer.
+    pub entry: String,
+}
+
 /// One backend of the store.
 #[derive(Clone)]
 pub enum Store {
@@ -148,6 +159,40 @@ impl Store {
     pub fn set_callback_timeout(&self, timeout: std::time::Duration) {
         if let Store::Postgres(backend) = self {
             backend.set_callback_timeout(timeout);
+        }
+    }
+
+    /// Appends entries (oldest first) to the request journal in the database and deletes the
+    /// oldest beyond `keep`. SQLite keeps the journal in memory (one process): nothing here.
+    pub async fn journal_requests(
+        &self,
+        entries: &[JournalledRequest],
+        keep: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(backend) => {
+                postgres::bounded("journal_requests", backend.journal_requests(entries, keep)).await
+            }
+        }
+    }
+
+    /// The newest `limit` entries of the request journal in the database, optionally of one
+    /// account, newest first (SQLite: none).
+    pub async fn journalled_requests(
+        &self,
+        account: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(Vec::new()),
+            Store::Postgres(backend) => {
+                postgres::bounded(
+                    "journalled_requests",
+                    backend.journalled_requests(account, limit),
+                )
+                .await
+            }
         }
     }
 

@@ -195,3 +195,63 @@ async fn a_callback_held_by_a_replica_that_stopped_sending_is_sent_by_another_af
     b.stop().await;
     stuck.close().await;
 }
+
+#[tokio::test]
+async fn every_replica_lists_the_same_request_journal_bounded_and_reset_by_any() {
+    let Some((_db, a, b)) = two_replicas("the request journal across replicas", |s| {
+        s.request_journal_size = 5
+    })
+    .await
+    else {
+        return;
+    };
+    for (i, app) in [&a, &b, &a].into_iter().enumerate() {
+        let phone = format!("+1415555019{i}");
+        create(app, &[("PhoneNumber", &phone)]).await;
+    }
+    // Read on A at once (A writes what waits before it reads); B's request is in the
+    // database once B's writer has run, within its batch delay.
+    let listed = wait_for(Duration::from_secs(10), || async {
+        let on_a = journal_of(&a, SID).await;
+        (on_a.len() == 3).then_some(on_a)
+    })
+    .await
+    .expect("A lists the three requests");
+    let phones: Vec<&str> = listed
+        .iter()
+        .map(|r| r["params"]["PhoneNumber"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(phones, ["+14155550190", "+14155550191", "+14155550192"]);
+    assert_eq!(journal_of(&b, SID).await, listed);
+
+    // Bounded by --request-journal-size across the replicas: the oldest go.
+    for app in [&b, &a, &b] {
+        let list = format!("/2010-04-01/Accounts/{SID}/OutgoingCallerIds.json");
+        let reply = send(app.get(&app.url(&list))).await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let bounded = wait_for(Duration::from_secs(10), || async {
+        let on_b = journal_of(&b, SID).await;
+        let gets = on_b.iter().filter(|r| r["method"] == "GET").count();
+        (gets == 3).then_some(on_b)
+    })
+    .await;
+    let all = bounded.unwrap_or_else(|| panic!("B lists the three GETs"));
+    let methods: Vec<&str> = all
+        .iter()
+        .map(|r| r["method"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(methods, ["POST", "POST", "GET", "GET", "GET"]);
+    assert_eq!(all[0]["params"]["PhoneNumber"], "+14155550191");
+
+    let reset = a
+        .client
+        .post(a.url("/_emulator/reset"))
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(reset.status(), StatusCode::OK);
+    assert!(journal_of(&b, SID).await.is_empty());
+    a.stop().await;
+    b.stop().await;
+}

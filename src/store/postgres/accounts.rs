@@ -60,7 +60,8 @@ impl Upkeep for PgStore {
         sqlx::raw_sql(
             "DELETE FROM callback_attempts; DELETE FROM callbacks; DELETE FROM call_events;
              DELETE FROM calls; DELETE FROM phone_behaviors; DELETE FROM outgoing_caller_ids;
-             DELETE FROM api_keys; DELETE FROM accounts WHERE NOT configured",
+             DELETE FROM api_keys; DELETE FROM accounts WHERE NOT configured;
+             DELETE FROM request_journal",
         )
         .execute(self.pool())
         .await?;

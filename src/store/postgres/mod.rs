@@ -27,6 +27,7 @@ mod accounts;
 mod callbacks;
 mod caller_ids;
 mod calls;
+mod journal;
 mod notify;
 mod rows;
 mod wire;
