@@ -14,7 +14,9 @@
 //!   callback claimable by any replica, which sends it again with the same idempotency token;
 //! - each replica holds a session advisory lock on its id on a connection of its own for as
 //!   long as it lives, so `resume_interrupted_callbacks` can tell a replica that died (its lock
-//!   is gone) from one still delivering.
+//!   is gone) from one still delivering;
+//! - what a replica publishes, and the calls and callbacks it makes due, reach the others over
+//!   `LISTEN/NOTIFY` ([`notify`]); the request journal is a table ([`journal`]).
 //!
 //! Migrations (`migrations/postgres/`) run at start-up through sqlx's migrator. In sqlx 0.8,
 //! `Migrator::run` (sqlx-core `migrate/migrator.rs`; `locking` is true by default) first calls
