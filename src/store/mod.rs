@@ -353,8 +353,9 @@ store_interface! {
         /// Puts a claimed callback back, due at `at`, without counting an attempt.
         fn requeue_callback(&self, id: i64, at: i64) -> Result<(), StoreError>;
         fn next_callback_due(&self) -> Result<Option<i64>, StoreError>;
-        /// When the soonest lease of a `sending` callback runs out (Unix milliseconds), after
-        /// which any replica may claim it; `None` for a backend without leases (SQLite).
+        /// When the soonest lease of a `sending` callback another replica holds runs out (Unix
+        /// milliseconds), after which this one may claim it; `None` for a backend without
+        /// leases (SQLite).
         fn next_lease_end(&self) -> Result<Option<i64>, StoreError>;
         /// Records delivery attempts, each with its callback's new state, in one transaction.
         fn record_attempts(&self, attempts: &[Attempted]) -> Result<(), StoreError>;
