@@ -149,8 +149,10 @@ pub(super) async fn list_requests(
 }
 
 pub(super) async fn reset(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let writes = app.journal.hold_writes().await;
     app.service.reset().await?;
     app.journal.clear();
+    drop(writes);
     app.faults.clear();
     Ok(json(
         StatusCode::OK,

@@ -223,6 +223,12 @@ impl Journal {
         service.journal_requests(&rows, self.capacity).await
     }
 
+    /// Holds off writing to the shared store while the guard lives: a reset holds it, so that
+    /// a batch taken before the reset is not written after it.
+    pub async fn hold_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writing.lock().await
+    }
+
     /// Newest first from the shared store, optionally for one account, at most `limit`, once
     /// this process's waiting requests are written: each as the JSON text stored.
     pub async fn shared_recent(
