@@ -147,6 +147,12 @@ impl Service {
         self.events.publish(|| events);
     }
 
+    /// Publishes events of a change made outside the service (a request journalled by the
+    /// HTTP layer), as the service publishes its own.
+    pub fn publish_events(&self, make: impl FnOnce() -> Vec<Event>) {
+        self.publish(make);
+    }
+
     /// Whether published events are built at all: someone listens here, or other replicas may.
     fn is_published(&self) -> bool {
         self.store.is_shared() || self.events.is_listened()

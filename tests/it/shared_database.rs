@@ -110,6 +110,12 @@ async fn what_one_replica_does_shows_on_the_others_event_stream() {
     let caller_id = on_b.until("caller_id.created").await;
     assert_eq!(caller_id["phone_number"], "+14155550181");
     assert_eq!(caller_id["account_sid"], SID);
+    let journalled = on_b.until("request.journalled").await;
+    assert_eq!(journalled["method"], "POST");
+    assert_eq!(
+        journalled["path"],
+        format!("/2010-04-01/Accounts/{SID}/OutgoingCallerIds.json")
+    );
 
     // And the other way: a reset made on B shows on A's stream, and empties A's lists.
     let mut on_a = Stream::open(&a).await;

@@ -126,7 +126,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         "request"
     );
     if let Some(target) = target {
-        app.service.events().publish(|| {
+        app.service.publish_events(|| {
             vec![Event::RequestJournalled {
                 account_sid: target.account_sid().and_then(AccountSid::parse),
                 request_id: request_id.clone(),
