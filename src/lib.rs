@@ -60,7 +60,7 @@ impl AppState {
             .map_err(|e| format!("the local certificate authority: {e}"))?;
         tracing::info!(path = %ca.path.display(), "certificate authority");
         Ok(AppState(Arc::new(http::Shared {
-            journal: Journal::new(settings.request_journal_size),
+            journal: Journal::new(settings.request_journal_size, service.is_shared()),
             faults: Default::default(),
             limiter: AccountLimiter::new(settings.max_concurrent_requests),
             settings,
@@ -162,6 +162,10 @@ pub async fn serve_on(
             edges.push(tokio::spawn(serve));
         }
     }
+    let journal = {
+        let (state, stopped) = (state.clone(), stopped.clone());
+        tokio::spawn(async move { state.journal.run(&state.service, stopped).await })
+    };
     let workers = tokio::spawn(state.service.clone().run_workers(stopped));
     let closing = state.clone();
     let shutdown = async move {
@@ -180,6 +184,7 @@ pub async fn serve_on(
     for edge in edges {
         let _ = edge.await;
     }
+    let _ = journal.await;
     let _ = workers.await;
     state.service.close().await;
     result

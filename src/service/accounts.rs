@@ -8,7 +8,7 @@ use crate::domain::callback::{Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::event::Event;
 use crate::domain::sid::{AccountSid, CallSid};
 use crate::domain::time::now_millis;
-use crate::store::StoreError;
+use crate::store::{JournalledRequest, StoreError};
 
 impl Service {
     /// Makes these `(sid, auth token)` pairs the configured accounts, and resumes the
@@ -92,6 +92,31 @@ impl Service {
         self.store.reset().await?;
         self.publish(|| vec![Event::Reset]);
         Ok(())
+    }
+
+    /// Whether other replicas may share the store: then the request journal lives in it.
+    pub fn is_shared(&self) -> bool {
+        self.store.is_shared()
+    }
+
+    /// Appends entries to the request journal of a shared store, keeping the newest `keep`.
+    pub async fn journal_requests(
+        &self,
+        entries: &[JournalledRequest],
+        keep: usize,
+    ) -> Result<(), ServiceError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        Ok(self.store.journal_requests(entries, keep).await?)
+    }
+
+    /// The newest `limit` entries of a shared store's request journal, newest first.
+    pub async fn journalled_requests(
+        &self,
+        account: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, ServiceError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self.store.journalled_requests(account, limit).await?)
     }
 
     pub async fn ping(&self) -> Result<(), ServiceError> {

@@ -23,7 +23,7 @@ use crate::domain::machine::Timing;
 use crate::domain::sid::{AccountSid, CallSid, CallerIdSid};
 use crate::domain::PhoneNumber;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{Announcement, Store, StoreError};
 
 /// Why a service call failed. A lookup that finds nothing is `Ok(None)`, not an error.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,7 @@ impl Service {
         event_backlog: usize,
     ) -> Result<Service, reqwest::Error> {
         let client = verification::sender::client(policy.timeout)?;
+        store.set_callback_timeout(policy.timeout);
         Ok(Service {
             store,
             events: Events::new(event_backlog),
@@ -105,13 +106,20 @@ impl Service {
         &self.timing
     }
 
-    /// Runs the call scheduler, the callback sender and the store's upkeep until `stop` turns
-    /// true; the sender then waits for the callbacks in flight to be recorded.
+    /// Runs the call scheduler, the callback sender, the store's upkeep and (on a shared store)
+    /// the intake of the other replicas' announcements until `stop` turns true; the sender then waits for the callbacks in flight to be recorded.
     pub async fn run_workers(self: Arc<Self>, stop: watch::Receiver<bool>) {
         let calls = tokio::spawn(self.clone().run_calls(stop.clone()));
         let callbacks = tokio::spawn(self.clone().run_callbacks(stop.clone()));
+        let remote = self
+            .store
+            .remote_announcements()
+            .map(|remote| tokio::spawn(self.clone().run_remote(remote, stop.clone())));
         let store = self.store.clone();
         let upkeep = tokio::spawn(async move { store.run_upkeep(stop).await });
+        if let Some(remote) = remote {
+            let _ = remote.await;
+        }
         let _ = calls.await;
         let _ = callbacks.await;
         let _ = upkeep.await;
@@ -122,8 +130,71 @@ impl Service {
         self.store.close().await;
     }
 
+    /// Publishes the events `make` builds, if anyone listens here; on a shared store (other
+    /// replicas on the database), they are built and announced to the others too.
     fn publish(&self, make: impl FnOnce() -> Vec<Event>) {
-        self.events.publish(make);
+        if !self.store.is_shared() {
+            return self.events.publish(make);
+        }
+        let events = make();
+        if events.is_empty() {
+            return;
+        }
+        self.store.announce(Announcement {
+            events: events.clone(),
+            ..Announcement::default()
+        });
+        self.events.publish(|| events);
+    }
+
+    /// Publishes events of a change made outside the service (a request journalled by the
+    /// HTTP layer), as the service publishes its own.
+    pub fn publish_events(&self, make: impl FnOnce() -> Vec<Event>) {
+        self.publish(make);
+    }
+
+    /// Whether published events are built at all: someone listens here, or other replicas may.
+    fn is_published(&self) -> bool {
+        self.store.is_shared() || self.events.is_listened()
+    }
+
+    /// Tells the other replicas (if any) that a call or a callback was made due, so that their
+    /// workers look at the store now: when this process dies, they carry on with it.
+    fn announce_due(&self, calls_due: bool, callbacks_due: bool) {
+        if self.store.is_shared() && (calls_due || callbacks_due) {
+            self.store.announce(Announcement {
+                events: Vec::new(),
+                calls_due,
+                callbacks_due,
+            });
+        }
+    }
+
+    /// Takes what the other replicas announce until `stop` turns true: their events are
+    /// published here as this process's own are; their wake-ups wake the workers.
+    async fn run_remote(
+        self: Arc<Self>,
+        mut remote: tokio::sync::mpsc::Receiver<Announcement>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            let announcement = tokio::select! {
+                got = remote.recv() => match got {
+                    Some(a) => a,
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            };
+            if announcement.calls_due {
+                self.wake_calls();
+            }
+            if announcement.callbacks_due {
+                self.wake_callbacks();
+            }
+            if !announcement.events.is_empty() {
+                self.events.publish(|| announcement.events);
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::domain::account::{Account, AccountUpdate, ApiKey, Credential};
 use crate::domain::call::{Behavior, Call, CallEvent};
 use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::caller_id::{CallerId, Cursor, FriendlyName, ListFilter, NewCallerId, Page};
+use crate::domain::event::Event;
 use crate::domain::plan::{CallUpdate, NewCall};
 use crate::domain::sid::{AccountSid, ApiKeySid, CallSid, CallerIdSid};
 use crate::domain::PhoneNumber;
@@ -80,6 +81,27 @@ pub enum Applied {
     NumberTaken,
 }
 
+/// What one process tells the other replicas on the same database: the events it published
+/// and whether it made a call or a callback due, so that their live views show the change and
+/// their workers look at the store again.
+#[derive(Clone, Debug, Default)]
+pub struct Announcement {
+    pub events: Vec<Event>,
+    pub calls_due: bool,
+    pub callbacks_due: bool,
+}
+
+/// One entry of the request journal, as the database keeps it for every replica.
+#[derive(Clone, Debug)]
+pub struct JournalledRequest {
+    /// When it was answered (Unix milliseconds): the journal's order.
+    pub at: i64,
+    /// The account the request's path names, for the journal's account filter.
+    pub account_sid: Option<String>,
+    /// The entry as `GET /_emulator/requests` shows it: JSON text, written by the HTTP layer.
+    pub entry: String,
+}
+
 /// One backend of the store.
 #[derive(Clone)]
 pub enum Store {
@@ -109,6 +131,69 @@ impl Store {
             )
             .into(),
         ))
+    }
+
+    /// Whether other processes may share this database (PostgreSQL): then what one does is
+    /// announced to the others ([`Store::announce`]).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Queues `announcement` for the other replicas, without waiting (SQLite: nothing).
+    pub fn announce(&self, announcement: Announcement) {
+        if let Store::Postgres(backend) = self {
+            backend.announce(announcement);
+        }
+    }
+
+    /// The other replicas' announcements, for the first caller (SQLite: none).
+    pub fn remote_announcements(&self) -> Option<tokio::sync::mpsc::Receiver<Announcement>> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(backend) => backend.remote_announcements(),
+        }
+    }
+
+    /// How long one callback attempt may take: on PostgreSQL, a claimed callback's lease is
+    /// that and a margin ([`postgres::LEASE_MARGIN`]); SQLite has no leases.
+    pub fn set_callback_timeout(&self, timeout: std::time::Duration) {
+        if let Store::Postgres(backend) = self {
+            backend.set_callback_timeout(timeout);
+        }
+    }
+
+    /// Appends entries (oldest first) to the request journal in the database and deletes the
+    /// oldest beyond `keep`. SQLite keeps the journal in memory (one process): nothing here.
+    pub async fn journal_requests(
+        &self,
+        entries: &[JournalledRequest],
+        keep: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(backend) => {
+                postgres::bounded("journal_requests", backend.journal_requests(entries, keep)).await
+            }
+        }
+    }
+
+    /// The newest `limit` entries of the request journal in the database, optionally of one
+    /// account, newest first (SQLite: none).
+    pub async fn journalled_requests(
+        &self,
+        account: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(Vec::new()),
+            Store::Postgres(backend) => {
+                postgres::bounded(
+                    "journalled_requests",
+                    backend.journalled_requests(account, limit),
+                )
+                .await
+            }
+        }
     }
 
     /// Which backend this is: `sqlite` or `postgres`.
@@ -268,6 +353,10 @@ store_interface! {
         /// Puts a claimed callback back, due at `at`, without counting an attempt.
         fn requeue_callback(&self, id: i64, at: i64) -> Result<(), StoreError>;
         fn next_callback_due(&self) -> Result<Option<i64>, StoreError>;
+        /// When the soonest lease of a `sending` callback another replica holds runs out (Unix
+        /// milliseconds), after which this one may claim it; `None` for a backend without
+        /// leases (SQLite).
+        fn next_lease_end(&self) -> Result<Option<i64>, StoreError>;
         /// Records delivery attempts, each with its callback's new state, in one transaction.
         fn record_attempts(&self, attempts: &[Attempted]) -> Result<(), StoreError>;
         /// The callback journal, newest first, optionally for one account and/or call.

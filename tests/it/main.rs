@@ -40,10 +40,12 @@ mod ops;
 mod persistence;
 mod restart;
 
-// PostgreSQL going away and coming back (Issue 10).
+// PostgreSQL going away and coming back, and replicas sharing one database (Issue 10).
 mod postgres;
 // Three replica binaries on one PostgreSQL database (Issue 10).
 mod replicas;
+// Two in-process replicas on one PostgreSQL database: events, wake-ups, the journal (Issue 10).
+mod shared_database;
 
 // Any client, unchanged: the local CA, the TLS listener and the forward proxy (Issue 11).
 mod edge;

@@ -130,9 +130,18 @@ pub(super) async fn list_requests(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let q = journal_query(&uri)?;
-    let requests = app
-        .journal
-        .recent(q.account.as_ref().map(AccountSid::as_str), q.limit);
+    let account = q.account.as_ref().map(AccountSid::as_str);
+    if app.journal.is_shared() {
+        let requests = app
+            .journal
+            .shared_recent(&app.service, account, q.limit)
+            .await?;
+        return Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({ "requests": requests }),
+        ));
+    }
+    let requests = app.journal.recent(account, q.limit);
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "requests": requests }),
@@ -140,8 +149,10 @@ pub(super) async fn list_requests(
 }
 
 pub(super) async fn reset(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let writes = app.journal.hold_writes().await;
     app.service.reset().await?;
     app.journal.clear();
+    drop(writes);
     app.faults.clear();
     Ok(json(
         StatusCode::OK,

@@ -1,18 +1,34 @@
 //! The request journal: the most recent Twilio API requests, bounded in number, recorded on
 //! the hot path as raw parts and parsed only when someone reads `GET /_emulator/requests`.
+//! On a store shared by replicas (PostgreSQL) the journal lives in the database, so every
+//! replica lists the same requests: recorded requests wait here, and [`Journal::run`] writes
+//! them in batches (every [`FLUSH_EVERY`], or sooner once [`FLUSH_AT`] wait); a read first
+//! writes what waits here, so a replica lists its own requests at once and another's within a
+//! batch's delay.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{watch, Notify};
 
 use super::faults::Applied;
 use crate::domain::sid::RequestSid;
 use crate::http::edge::Via;
 use crate::http::form::Params;
 use crate::http::render::rfc3339_millis;
+use crate::service::{Service, ServiceError};
+use crate::store::JournalledRequest;
+
+/// How often requests waiting for a shared journal are written.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
+
+/// How many waiting requests make the writer write at once.
+pub const FLUSH_AT: usize = 256;
 
 /// One Twilio API request as `GET /_emulator/requests` shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -124,15 +140,30 @@ impl Recorded {
 /// The most recent Twilio API requests, bounded in number.
 pub struct Journal {
     capacity: usize,
+    /// The journal itself; on a shared store, the requests not yet written to it.
     entries: Mutex<VecDeque<Recorded>>,
+    /// Whether the journal lives in a store shared by replicas.
+    shared: bool,
+    /// Held while waiting requests are written, so that they are written in order.
+    writing: tokio::sync::Mutex<()>,
+    /// [`FLUSH_AT`] requests wait.
+    full: Notify,
 }
 
 impl Journal {
-    pub fn new(capacity: usize) -> Journal {
+    /// A journal of the newest `capacity` requests, in the store when it is `shared`.
+    pub fn new(capacity: usize, shared: bool) -> Journal {
         Journal {
             capacity,
             entries: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            shared,
+            writing: tokio::sync::Mutex::new(()),
+            full: Notify::new(),
         }
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     pub(super) fn push(&self, entry: Recorded) {
@@ -144,7 +175,74 @@ impl Journal {
                 entries.pop_front();
             }
             entries.push_back(entry);
+            if self.shared && entries.len() == FLUSH_AT {
+                self.full.notify_one();
+            }
         }
+    }
+
+    /// Writes the waiting requests to the shared store, in batches, until `stop` turns true
+    /// (then once more). Returns at once when the journal is not shared.
+    pub async fn run(&self, service: &Service, mut stop: watch::Receiver<bool>) {
+        if !self.shared {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(FLUSH_EVERY) => {}
+                _ = self.full.notified() => {}
+                _ = stop.changed() => {}
+            }
+            if let Err(e) = self.flush(service).await {
+                tracing::warn!(error = %e, "could not write the request journal");
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Writes the waiting requests to the shared store; they are dropped if that fails.
+    pub async fn flush(&self, service: &Service) -> Result<(), ServiceError> {
+        let _writing = self.writing.lock().await;
+        let waiting: Vec<Recorded> = match self.entries.lock() {
+            Ok(mut entries) => entries.drain(..).collect(),
+            Err(_) => return Ok(()),
+        };
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<JournalledRequest> = waiting
+            .iter()
+            .map(|r| JournalledRequest {
+                at: r.at_ms,
+                account_sid: r.target.account_sid().map(str::to_string),
+                entry: serde_json::to_string(&r.entry()).unwrap_or_default(),
+            })
+            .collect();
+        service.journal_requests(&rows, self.capacity).await
+    }
+
+    /// Holds off writing to the shared store while the guard lives: a reset holds it, so that
+    /// a batch taken before the reset is not written after it.
+    pub async fn hold_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writing.lock().await
+    }
+
+    /// Newest first from the shared store, optionally for one account, at most `limit`, once
+    /// this process's waiting requests are written: each as the JSON text stored.
+    pub async fn shared_recent(
+        &self,
+        service: &Service,
+        account: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Box<RawValue>>, ServiceError> {
+        self.flush(service).await?;
+        let texts = service.journalled_requests(account, limit).await?;
+        Ok(texts
+            .into_iter()
+            .filter_map(|t| RawValue::from_string(t).ok())
+            .collect())
     }
 
     /// Newest first, optionally for one account, at most `limit`.
@@ -180,7 +278,7 @@ mod tests {
 
     #[test]
     fn journal_is_bounded() {
-        let j = Journal::new(2);
+        let j = Journal::new(2, false);
         let mut ids = Vec::new();
         for _ in 0..5 {
             let request_id = RequestSid::next();

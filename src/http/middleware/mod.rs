@@ -126,15 +126,15 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         "request"
     );
     if let Some(target) = target {
-        app.service
-            .events()
-            .publish_one(|| Event::RequestJournalled {
+        app.service.publish_events(|| {
+            vec![Event::RequestJournalled {
                 account_sid: target.account_sid().and_then(AccountSid::parse),
                 request_id: request_id.clone(),
                 method: method.to_string(),
                 path: target.path().to_string(),
                 status,
-            });
+            }]
+        });
         app.journal.push(Recorded {
             request_id,
             at_ms: now_millis(),

@@ -168,7 +168,7 @@ impl Service {
     ) -> Result<Call, ServiceError> {
         let ended = new.change.to.has_ended().then_some(new.change.to.status);
         // Kept for the events only while someone listens.
-        let published = self.events.is_listened().then(|| new.clone());
+        let published = self.is_published().then(|| new.clone());
         let created = match self.store.create_call(new).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(ServiceError::AlreadyVerified(call.to.clone()))
@@ -186,12 +186,14 @@ impl Service {
             self.handoff.push(callback);
             self.callbacks_due.notify_one();
         }
-        if !created.superseded.is_empty() || (ended.is_some() && !handed) {
+        let queued = !created.superseded.is_empty() || (ended.is_some() && !handed);
+        if queued {
             self.wake_callbacks();
         }
         if ended.is_none() {
             self.wake_calls();
         }
+        self.announce_due(ended.is_none(), queued);
         self.metrics.validation_requests_created();
         let Some(new) = published else {
             return Ok(call);
@@ -269,6 +271,7 @@ impl Service {
             });
         };
         self.wake_calls();
+        self.announce_due(true, false);
         self.publish(|| {
             vec![Event::CallStep(CallStep {
                 account_sid: call.account_sid.clone(),

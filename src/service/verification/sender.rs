@@ -27,9 +27,10 @@ use crate::service::Service;
 /// Deliveries in flight at once.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// How often the sender tries a claim when nothing is due, for callbacks whose lease ran out
-/// on a replica that died (see `run`).
-const EXPIRED_LEASE_CHECK: Duration = Duration::from_secs(5);
+/// On a store shared with other replicas, how often the sender reads again when the next
+/// callback is due even when nothing here queued one: another replica may have queued it and
+/// died, or a lease may have run out.
+const SHARED_POLL: Duration = Duration::from_secs(1);
 
 /// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
 /// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
@@ -57,10 +58,8 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     // When the store's next callback is due, as last read: claiming is a write, made only when
     // one is due; the time is read again after a claim and whenever one was queued meanwhile.
     let mut due_at = Some(0);
-    // A callback left `sending` by a replica that died is claimable once its lease runs out,
-    // which `next_callback_due` does not report: with nothing due, a claim is still tried
-    // this often.
-    let mut last_claim = Instant::now();
+    let shared = service.store.is_shared();
+    let mut read_at = Instant::now();
     loop {
         if *shutdown.borrow() {
             break;
@@ -71,13 +70,12 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             .handoff
             .take(MAX_IN_FLIGHT.saturating_sub(busy.load(Ordering::Acquire)));
         let free = MAX_IN_FLIGHT.saturating_sub(busy.load(Ordering::Acquire) + handed.len()) as i64;
-        if service.handoff.take_queued() {
+        if service.handoff.take_queued() || (shared && read_at.elapsed() >= SHARED_POLL) {
             due_at = next_due(&service).await;
+            read_at = Instant::now();
         }
         let now = now_millis();
-        let lease_check = due_at.is_none() && last_claim.elapsed() >= EXPIRED_LEASE_CHECK;
-        let claimed = if free > 0 && (lease_check || due_at.is_some_and(|at| at <= now)) {
-            last_claim = Instant::now();
+        let claimed = if free > 0 && due_at.is_some_and(|at| at <= now) {
             let claimed = match service.store.claim_due_callbacks(now, free).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
@@ -86,6 +84,7 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
                 }
             };
             due_at = next_due(&service).await;
+            read_at = Instant::now();
             claimed
         } else {
             Vec::new()
@@ -114,9 +113,18 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let _ = recording.await;
 }
 
-/// When the store's next callback is due; after a failed read, now (so that it is tried).
+/// When the store's next callback is due (on a shared store, or the soonest lease runs out);
+/// after a failed read, shortly (so that it is tried).
 async fn next_due(service: &Service) -> Option<i64> {
-    match service.store.next_callback_due().await {
+    let read = async {
+        let due = service.store.next_callback_due().await?;
+        if !service.store.is_shared() {
+            return Ok(due);
+        }
+        let lease_end = service.store.next_lease_end().await?;
+        Ok::<_, crate::store::StoreError>(due.into_iter().chain(lease_end).min())
+    };
+    match read.await {
         Ok(at) => at,
         Err(e) => {
             tracing::warn!(error = %e, "could not read when the next callback is due");

@@ -34,7 +34,11 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Upkeep for PgStore {
     async fn run_upkeep(&self, stop: watch::Receiver<bool>) {
-        self.keep_replica_lock(stop).await;
+        tokio::join!(
+            self.keep_replica_lock(stop.clone()),
+            self.run_announcer(stop.clone()),
+            self.run_listener(stop),
+        );
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -56,7 +60,8 @@ impl Upkeep for PgStore {
         sqlx::raw_sql(
             "DELETE FROM callback_attempts; DELETE FROM callbacks; DELETE FROM call_events;
              DELETE FROM calls; DELETE FROM phone_behaviors; DELETE FROM outgoing_caller_ids;
-             DELETE FROM api_keys; DELETE FROM accounts WHERE NOT configured",
+             DELETE FROM api_keys; DELETE FROM accounts WHERE NOT configured;
+             DELETE FROM request_journal",
         )
         .execute(self.pool())
         .await?;

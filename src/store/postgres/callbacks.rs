@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::rows::{attempt, parse_all, AttemptRow, CallbackRow};
-use super::{PgStore, CALLBACK_LEASE_SECONDS, REPLICA_LOCK_SPACE};
+use super::{PgStore, REPLICA_LOCK_SPACE};
 use crate::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackCounts};
 use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
@@ -21,7 +21,9 @@ const DEAD_REPLICA_WAIT: Duration = Duration::from_secs(1);
 impl CallbackStore for PgStore {
     async fn claim_due_callbacks(&self, now: i64, limit: i64) -> Result<Vec<Callback>, StoreError> {
         // Due ones, and `sending` ones whose lease ran out (their replica died or is stuck),
-        // soonest first; rows another replica is claiming right now are skipped.
+        // soonest first; rows another replica is claiming right now are skipped. Never this
+        // replica's own, whatever their lease: it still holds them in memory (waiting for the
+        // sender or in flight) and claiming them again would send them twice.
         let rows: Vec<CallbackRow> = sqlx::query_as(&format!(
             "WITH due AS (
                 SELECT id, next_attempt_at AS at FROM callbacks
@@ -30,6 +32,7 @@ impl CallbackStore for PgStore {
              expired AS (
                 SELECT id, created_at AS at FROM callbacks
                 WHERE state = 'sending' AND lease_until < clock_timestamp()
+                    AND claimed_by IS DISTINCT FROM $3
                 ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED),
              picked AS (
                 SELECT id, at FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS both_
@@ -44,7 +47,7 @@ impl CallbackStore for PgStore {
         .bind(now)
         .bind(limit.max(0))
         .bind(self.replica())
-        .bind(CALLBACK_LEASE_SECONDS)
+        .bind(self.lease_seconds())
         .fetch_all(self.pool())
         .await?;
         parse_all(rows, CallbackRow::parse)
@@ -126,6 +129,18 @@ impl CallbackStore for PgStore {
         Ok(sqlx::query_scalar(
             "SELECT MIN(next_attempt_at) FROM callbacks WHERE next_attempt_at IS NOT NULL",
         )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    async fn next_lease_end(&self) -> Result<Option<i64>, StoreError> {
+        // Another replica's leases only (this one's own are never claimed here again); in Unix
+        // milliseconds, as `next_attempt_at`, rounded up so that a claim then finds it over.
+        Ok(sqlx::query_scalar(
+            "SELECT CEIL(EXTRACT(EPOCH FROM MIN(lease_until)) * 1000)::bigint
+             FROM callbacks WHERE state = 'sending' AND claimed_by IS DISTINCT FROM $1",
+        )
+        .bind(self.replica())
         .fetch_one(self.pool())
         .await?)
     }

@@ -10,11 +10,13 @@
 //!   moving on right now is skipped (reported `Stale`), and each update applies only if the call
 //!   is still in the state it was read in, so each step is taken by exactly one replica;
 //! - StatusCallbacks are claimed with `FOR UPDATE SKIP LOCKED` as `sending`, by this replica
-//!   ([`PgStore::replica`]) for [`CALLBACK_LEASE_SECONDS`]; a lease that ran out makes the
+//!   ([`PgStore::replica`]) for a lease of an attempt's timeout and [`LEASE_MARGIN`]; a lease that ran out makes the
 //!   callback claimable by any replica, which sends it again with the same idempotency token;
 //! - each replica holds a session advisory lock on its id on a connection of its own for as
 //!   long as it lives, so `resume_interrupted_callbacks` can tell a replica that died (its lock
-//!   is gone) from one still delivering.
+//!   is gone) from one still delivering;
+//! - what a replica publishes, and the calls and callbacks it makes due, reach the others over
+//!   `LISTEN/NOTIFY` ([`notify`]); the request journal is a table ([`journal`]).
 //!
 //! Migrations (`migrations/postgres/`) run at start-up through sqlx's migrator. In sqlx 0.8,
 //! `Migrator::run` (sqlx-core `migrate/migrator.rs`; `locking` is true by default) first calls
@@ -27,26 +29,39 @@ mod accounts;
 mod callbacks;
 mod caller_ids;
 mod calls;
+mod journal;
+mod notify;
 mod rows;
+mod wire;
 mod writes;
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 
-use super::StoreError;
+use tokio::sync::mpsc;
+
+use super::{Announcement, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How long a claimed StatusCallback stays this replica's: longer than an attempt's default
-/// timeout (15 s) and its recording, with room to spare. A replica that dies is noticed at
-/// start-up of the next one through its advisory lock; the lease bounds how long any replica
-/// waits for a callback held by one that is stuck or gone.
+/// How long a claimed StatusCallback stays this replica's until [`Store::set_callback_timeout`]
+/// says how long an attempt takes: longer than an attempt's default timeout (15 s) and its
+/// recording, with room to spare. A replica that dies is noticed at start-up of the next one
+/// through its advisory lock; the lease bounds how long any replica waits for a callback held
+/// by one that is stuck or gone.
+///
+/// [`Store::set_callback_timeout`]: super::Store::set_callback_timeout
 pub const CALLBACK_LEASE_SECONDS: f64 = 60.0;
+
+/// What a lease adds to an attempt's timeout: the time to record the attempt (the recorder
+/// batches them) and to hand the callback on, with room for a slow database.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 /// The first key of the advisory locks the replicas hold on their ids ("CEMU").
 const REPLICA_LOCK_SPACE: i32 = 0x4345_4D55;
@@ -75,6 +90,17 @@ struct Inner {
     replica: i32,
     /// The connection holding the advisory lock on `replica`; `None` once closed.
     holder: tokio::sync::Mutex<Option<PgConnection>>,
+    /// Announcements for the other replicas ([`notify`]), and their receiver until the
+    /// announcer takes it.
+    outbox: mpsc::Sender<Announcement>,
+    outbox_receiver: std::sync::Mutex<Option<mpsc::Receiver<Announcement>>>,
+    /// The other replicas' announcements, until the service takes them.
+    inbox: std::sync::Mutex<Option<mpsc::Receiver<Announcement>>>,
+    inbox_sender: mpsc::Sender<Announcement>,
+    /// The one connection that `LISTEN`s, apart from the pool requests use.
+    listen_pool: PgPool,
+    /// The lease of a claimed callback, in milliseconds.
+    lease_ms: AtomicU64,
 }
 
 impl PgStore {
@@ -106,18 +132,44 @@ impl PgStore {
             .await?;
         let holder = hold_replica_lock(&options, replica).await?;
         tracing::info!(replica, "PostgreSQL store ready");
+        let (outbox, outbox_receiver) = mpsc::channel(notify::OUTBOX_LIMIT);
+        let (inbox_sender, inbox) = mpsc::channel(notify::INBOX_LIMIT);
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.clone());
         Ok(PgStore {
             inner: Arc::new(Inner {
                 pool,
                 options,
                 replica,
                 holder: tokio::sync::Mutex::new(Some(holder)),
+                outbox,
+                outbox_receiver: std::sync::Mutex::new(Some(outbox_receiver)),
+                inbox: std::sync::Mutex::new(Some(inbox)),
+                inbox_sender,
+                listen_pool,
+                lease_ms: AtomicU64::new((CALLBACK_LEASE_SECONDS * 1000.0) as u64),
             }),
         })
     }
 
     pub(super) fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// Leases of callbacks claimed from now on last an attempt's `timeout` and
+    /// [`LEASE_MARGIN`], so that the callbacks of a replica that died are sent again soon.
+    pub fn set_callback_timeout(&self, timeout: Duration) {
+        let lease = timeout.saturating_add(LEASE_MARGIN).as_millis();
+        self.inner
+            .lease_ms
+            .store(u64::try_from(lease).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The lease of a callback claimed now, in seconds.
+    pub(super) fn lease_seconds(&self) -> f64 {
+        self.inner.lease_ms.load(Ordering::Relaxed) as f64 / 1000.0
     }
 
     /// This process's replica id: the `claimed_by` of the callbacks it claims.
@@ -160,6 +212,7 @@ impl PgStore {
         if let Some(conn) = self.inner.holder.lock().await.take() {
             let _ = conn.close().await;
         }
+        self.inner.listen_pool.close().await;
         self.inner.pool.close().await;
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn behavior(s: &str) -> Result<Behavior, StoreError> {
     named(Behavior::parse, "callee behaviour", s)
 }
 
-#[derive(FromRow)]
+#[derive(FromRow, serde::Serialize, serde::Deserialize)]
 pub(super) struct CallerIdRow {
     pub sid: String,
     pub account_sid: String,
@@ -61,6 +61,17 @@ pub(super) struct CallerIdRow {
 }
 
 impl CallerIdRow {
+    pub fn of(row: &CallerId) -> CallerIdRow {
+        CallerIdRow {
+            sid: row.sid.to_string(),
+            account_sid: row.account_sid.to_string(),
+            phone_number: row.phone_number.as_str().to_string(),
+            friendly_name: row.friendly_name.as_str().to_string(),
+            date_created: row.date_created,
+            date_updated: row.date_updated,
+        }
+    }
+
     pub fn parse(self) -> Result<CallerId, StoreError> {
         Ok(CallerId {
             sid: caller_id_sid(self.sid)?,

@@ -11,7 +11,7 @@ use sqlx::{FromRow, Postgres, QueryBuilder};
 
 use super::calls::CALL_COLUMNS;
 use super::rows::CallRow;
-use super::{begin_with_number_locks, number_lock, PgStore, CALLBACK_LEASE_SECONDS};
+use super::{begin_with_number_locks, number_lock, PgStore};
 use crate::domain::call::Call;
 use crate::domain::callback::{Callback, CallbackState, NewCallback};
 use crate::domain::plan::{CallChange, CallUpdate, NewCall};
@@ -34,6 +34,7 @@ struct Created {
 struct Claim<'a> {
     token: &'a str,
     replica: i32,
+    lease_seconds: f64,
 }
 
 /// Appends the common table expressions that store what goes with `change` (its timeline
@@ -106,7 +107,7 @@ fn push_callback<'a>(
                 .push_bind(at)
                 .push_bind(claim.replica)
                 .push("clock_timestamp() + make_interval(secs => ")
-                .push_bind_unseparated(CALLBACK_LEASE_SECONDS)
+                .push_bind_unseparated(claim.lease_seconds)
                 .push_unseparated(")");
         }
         None => {
@@ -137,6 +138,7 @@ impl PgStore {
         let claim = (new.claim_callback && new.change.callback.is_some()).then(|| Claim {
             token: &token,
             replica: self.replica(),
+            lease_seconds: self.lease_seconds(),
         });
         let claimed = claim.is_some();
         let mut q = QueryBuilder::<Postgres>::new(

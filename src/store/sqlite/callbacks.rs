@@ -99,6 +99,11 @@ impl CallbackStore for SqliteStore {
         .await?)
     }
 
+    async fn next_lease_end(&self) -> Result<Option<i64>, StoreError> {
+        // One process: a claimed callback is its own until it is recorded or resumed.
+        Ok(None)
+    }
+
     async fn record_attempts(&self, attempts: &[Attempted]) -> Result<(), StoreError> {
         if attempts.is_empty() {
             return Ok(());

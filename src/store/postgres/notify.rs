@@ -1,0 +1,145 @@
+//! Events and wake-ups shared between the replicas over PostgreSQL's `LISTEN/NOTIFY`.
+//!
+//! The request path only pushes an [`Announcement`] on an in-process queue
+//! ([`PgStore::announce`]); the announcer task sends what has queued up as few NOTIFYs on
+//! [`CHANNEL`] as fit it (a payload is at most [`PAYLOAD_LIMIT`] bytes), each naming this
+//! replica. The listener task holds a connection of its own `LISTEN`ing on the channel
+//! (sqlx's `PgListener`, which reconnects after the connection is lost) and hands the other
+//! replicas' announcements to [`PgStore::remote_announcements`]. NOTIFY is delivered once the
+//! sending transaction commits and only to sessions listening then: an announcement made while
+//! a replica's listener is reconnecting is lost to it (its workers' fallback poll still finds
+//! the work; a live view misses the events).
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, watch};
+
+use super::{wire, PgStore};
+use crate::store::Announcement;
+
+/// The channel every replica listens on.
+pub const CHANNEL: &str = "callerid_events";
+
+/// The most bytes of one NOTIFY payload: PostgreSQL refuses 8000 and more.
+pub(super) const PAYLOAD_LIMIT: usize = 7_900;
+
+/// The most announcements waiting to be sent; past it new ones are dropped (and logged), so a
+/// database that stops answering never holds memory without bound.
+pub(super) const OUTBOX_LIMIT: usize = 65_536;
+
+/// The most announcements received and not yet taken by the service.
+pub(super) const INBOX_LIMIT: usize = 65_536;
+
+/// The most announcements sent in one round trip.
+const PER_SEND: usize = 1_024;
+
+/// Wait after a failed send or listen, before trying again.
+const RETRY: Duration = Duration::from_millis(500);
+
+impl PgStore {
+    /// Queues `announcement` for the other replicas; never waits.
+    pub fn announce(&self, announcement: Announcement) {
+        if self.inner.outbox.try_send(announcement).is_err() {
+            tracing::warn!("the announcement queue is full; an announcement is dropped");
+        }
+    }
+
+    /// The other replicas' announcements; the first call takes the receiver, later ones get
+    /// `None`.
+    pub fn remote_announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
+        self.inner
+            .inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Sends queued announcements until `stop` turns true.
+    pub(super) async fn run_announcer(&self, mut stop: watch::Receiver<bool>) {
+        let Some(mut queue) = self
+            .inner
+            .outbox_receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let mut batch = Vec::new();
+        loop {
+            tokio::select! {
+                got = queue.recv_many(&mut batch, PER_SEND) => if got == 0 { return },
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                // What is queued at shutdown still goes out, once.
+                while let Ok(a) = queue.try_recv() {
+                    batch.push(a);
+                }
+                let _ = self.notify(&batch).await;
+                return;
+            }
+            if let Err(e) = self.notify(&batch).await {
+                tracing::warn!(error = %e, "could not announce to the other replicas");
+                tokio::time::sleep(RETRY).await;
+            }
+            batch.clear();
+        }
+    }
+
+    async fn notify(&self, batch: &[Announcement]) -> Result<(), sqlx::Error> {
+        let payloads = wire::encode(self.replica(), batch, PAYLOAD_LIMIT);
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .bind(CHANNEL)
+            .bind(payloads)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Listens to the other replicas until `stop` turns true.
+    pub(super) async fn run_listener(&self, mut stop: watch::Receiver<bool>) {
+        let inbox = self.inner.inbox_sender.clone();
+        loop {
+            let mut listener = match self.listen().await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not listen to the other replicas");
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            };
+            loop {
+                let received = tokio::select! {
+                    r = listener.recv() => r,
+                    _ = stop.changed() => return,
+                };
+                match received {
+                    Ok(n) => {
+                        if let Some(a) = wire::decode(self.replica(), n.payload()) {
+                            if inbox.try_send(a).is_err() {
+                                tracing::warn!("the received announcements are not taken");
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening to the other replicas failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.inner.listen_pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+}

@@ -1,0 +1,331 @@
+//! The text of a NOTIFY on [`super::notify::CHANNEL`]: what one replica tells the others (its
+//! events and what it made due), as compact JSON, parsed back into domain types at this edge.
+
+use serde::{Deserialize, Serialize};
+
+use super::rows::{account_sid, attempt, call_sid, caller_id_sid, AttemptRow, CallerIdRow};
+use crate::domain::call::{CallStatus, EventKind, VerificationStatus};
+use crate::domain::callback::CallbackState;
+use crate::domain::event::{CallStep, Event};
+use crate::domain::sid::RequestSid;
+use crate::store::{Announcement, StoreError};
+
+/// One NOTIFY's payload.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Payload {
+    /// The replica that sent it.
+    pub r: i32,
+    /// A call was made due (created, digits keyed).
+    #[serde(default)]
+    pub c: bool,
+    /// A callback was queued.
+    #[serde(default)]
+    pub b: bool,
+    #[serde(default)]
+    pub e: Vec<Wire>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub(super) enum Wire {
+    CallerIdCreated(CallerIdRow),
+    CallerIdRenamed(CallerIdRow),
+    CallerIdDeleted {
+        account_sid: String,
+        sid: String,
+    },
+    CallStep {
+        account_sid: String,
+        call_sid: String,
+        kind: String,
+        note: String,
+        at: i64,
+        status: String,
+        verification_status: Option<String>,
+    },
+    CallbackAttempted {
+        account_sid: String,
+        call_sid: String,
+        attempt: AttemptRow,
+        state: String,
+    },
+    RequestJournalled {
+        account_sid: Option<String>,
+        request_id: String,
+        method: String,
+        path: String,
+        status: u16,
+    },
+    AccountCreated {
+        sid: String,
+    },
+    AccountDeleted {
+        sid: String,
+    },
+    Reset,
+}
+
+impl Wire {
+    pub fn of(event: &Event) -> Wire {
+        match event {
+            Event::CallerIdCreated(row) => Wire::CallerIdCreated(CallerIdRow::of(row)),
+            Event::CallerIdRenamed(row) => Wire::CallerIdRenamed(CallerIdRow::of(row)),
+            Event::CallerIdDeleted { account_sid, sid } => Wire::CallerIdDeleted {
+                account_sid: account_sid.to_string(),
+                sid: sid.to_string(),
+            },
+            Event::CallStep(step) => Wire::CallStep {
+                account_sid: step.account_sid.to_string(),
+                call_sid: step.call_sid.to_string(),
+                kind: step.kind.as_str().to_string(),
+                note: step.note.clone(),
+                at: step.at,
+                status: step.status.as_str().to_string(),
+                verification_status: step.verification_status.map(|v| v.as_str().to_string()),
+            },
+            Event::CallbackAttempted {
+                account_sid,
+                call_sid,
+                attempt: a,
+                state,
+            } => Wire::CallbackAttempted {
+                account_sid: account_sid.to_string(),
+                call_sid: call_sid.to_string(),
+                attempt: (
+                    a.callback_id,
+                    a.attempt,
+                    a.at,
+                    a.url.clone(),
+                    a.signature.clone(),
+                    a.status_code,
+                    a.latency_ms,
+                    a.error.clone(),
+                ),
+                state: state.as_str().to_string(),
+            },
+            Event::RequestJournalled {
+                account_sid,
+                request_id,
+                method,
+                path,
+                status,
+            } => Wire::RequestJournalled {
+                account_sid: account_sid.as_ref().map(ToString::to_string),
+                request_id: request_id.to_string(),
+                method: method.clone(),
+                path: path.clone(),
+                status: *status,
+            },
+            Event::AccountCreated { sid } => Wire::AccountCreated {
+                sid: sid.to_string(),
+            },
+            Event::AccountDeleted { sid } => Wire::AccountDeleted {
+                sid: sid.to_string(),
+            },
+            Event::Reset => Wire::Reset,
+        }
+    }
+
+    pub fn parse(self) -> Result<Event, StoreError> {
+        let named = |what: &str, value: &str| StoreError::Corrupt(format!("{what} {value:?}"));
+        Ok(match self {
+            Wire::CallerIdCreated(row) => Event::CallerIdCreated(row.parse()?.into()),
+            Wire::CallerIdRenamed(row) => Event::CallerIdRenamed(row.parse()?.into()),
+            Wire::CallerIdDeleted {
+                account_sid: a,
+                sid,
+            } => Event::CallerIdDeleted {
+                account_sid: account_sid(a)?,
+                sid: caller_id_sid(sid)?,
+            },
+            Wire::CallStep {
+                account_sid: a,
+                call_sid: c,
+                kind,
+                note,
+                at,
+                status,
+                verification_status,
+            } => Event::CallStep(CallStep {
+                account_sid: account_sid(a)?,
+                call_sid: call_sid(c)?,
+                kind: EventKind::parse(&kind).ok_or_else(|| named("event kind", &kind))?,
+                note,
+                at,
+                status: CallStatus::parse(&status).ok_or_else(|| named("call status", &status))?,
+                verification_status: match verification_status {
+                    None => None,
+                    Some(v) => Some(
+                        VerificationStatus::parse(&v)
+                            .ok_or_else(|| named("verification status", &v))?,
+                    ),
+                },
+            }),
+            Wire::CallbackAttempted {
+                account_sid: a,
+                call_sid: c,
+                attempt: row,
+                state,
+            } => Event::CallbackAttempted {
+                account_sid: account_sid(a)?,
+                call_sid: call_sid(c)?,
+                attempt: attempt(row),
+                state: CallbackState::parse(&state)
+                    .ok_or_else(|| named("callback state", &state))?,
+            },
+            Wire::RequestJournalled {
+                account_sid: a,
+                request_id,
+                method,
+                path,
+                status,
+            } => Event::RequestJournalled {
+                account_sid: a.map(account_sid).transpose()?,
+                request_id: RequestSid::from_stored(request_id)
+                    .map_err(|v| named("request id", &v))?,
+                method,
+                path,
+                status,
+            },
+            Wire::AccountCreated { sid } => Event::AccountCreated {
+                sid: account_sid(sid)?,
+            },
+            Wire::AccountDeleted { sid } => Event::AccountDeleted {
+                sid: account_sid(sid)?,
+            },
+            Wire::Reset => Event::Reset,
+        })
+    }
+}
+
+/// The payloads, each at most `limit` bytes, that carry `announcements` from `replica`: the
+/// events in order, as many to a payload as fit. An event that alone exceeds the limit is left
+/// out (logged): the store's state is what counts, and a live view reads it again.
+pub(super) fn encode(replica: i32, announcements: &[Announcement], limit: usize) -> Vec<String> {
+    let calls_due = announcements.iter().any(|a| a.calls_due);
+    let callbacks_due = announcements.iter().any(|a| a.callbacks_due);
+    let head = |c: bool, b: bool| {
+        serde_json::to_string(&Payload {
+            r: replica,
+            c,
+            b,
+            e: Vec::new(),
+        })
+        .unwrap_or_default()
+    };
+    let mut payloads = Vec::new();
+    // The payload being filled: `{"r":…,"c":…,"b":…,"e":[` then the events, `]}` at the end.
+    let open = |c: bool, b: bool| {
+        let mut text = head(c, b);
+        text.truncate(text.len().saturating_sub(2));
+        text
+    };
+    let mut current = open(calls_due, callbacks_due);
+    let mut events_in = 0_usize;
+    for event in announcements.iter().flat_map(|a| &a.events) {
+        let Ok(wire) = serde_json::to_string(&Wire::of(event)) else {
+            continue;
+        };
+        if current.len() + wire.len() + 3 > limit {
+            if events_in > 0 {
+                current.push_str("]}");
+                payloads.push(std::mem::replace(&mut current, open(false, false)));
+                events_in = 0;
+            }
+            if current.len() + wire.len() + 3 > limit {
+                tracing::warn!(
+                    bytes = wire.len(),
+                    "an event too large to announce is left out"
+                );
+                continue;
+            }
+        }
+        if events_in > 0 {
+            current.push(',');
+        }
+        current.push_str(&wire);
+        events_in += 1;
+    }
+    if events_in > 0 || payloads.is_empty() && (calls_due || callbacks_due) {
+        current.push_str("]}");
+        payloads.push(current);
+    }
+    payloads
+}
+
+/// Reads a payload: `None` when it is this replica's own or not one of ours.
+pub(super) fn decode(own: i32, text: &str) -> Option<Announcement> {
+    let payload: Payload = match serde_json::from_str(text) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "an announcement that does not parse is ignored");
+            return None;
+        }
+    };
+    if payload.r == own {
+        return None;
+    }
+    let mut events = Vec::with_capacity(payload.e.len());
+    for wire in payload.e {
+        match wire.parse() {
+            Ok(event) => events.push(event),
+            Err(e) => tracing::warn!(error = %e, "an announced event that does not parse"),
+        }
+    }
+    Some(Announcement {
+        events,
+        calls_due: payload.c,
+        callbacks_due: payload.b,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sid::AccountSid;
+
+    fn deleted(i: usize) -> Event {
+        Event::AccountDeleted {
+            sid: AccountSid::parse(&format!("AC{i:032x}")).expect("sid"),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_split_under_the_limit_in_order_and_read_back_by_another_replica_only() {
+        let batch: Vec<Announcement> = (0..200)
+            .map(|i| Announcement {
+                events: vec![deleted(i)],
+                calls_due: i == 7,
+                callbacks_due: false,
+            })
+            .collect();
+        let payloads = encode(3, &batch, 1_000);
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() <= 1_000));
+        assert!(payloads.iter().all(|p| decode(3, p).is_none()));
+        let read: Vec<Announcement> = payloads.iter().filter_map(|p| decode(4, p)).collect();
+        assert!(read[0].calls_due && !read[0].callbacks_due);
+        let sids: Vec<String> = read
+            .iter()
+            .flat_map(|a| &a.events)
+            .filter_map(|e| e.account_sid().map(ToString::to_string))
+            .collect();
+        let expected: Vec<String> = (0..200).map(|i| format!("AC{i:032x}")).collect();
+        assert_eq!(sids, expected);
+    }
+
+    #[test]
+    fn a_wake_up_alone_is_one_payload_and_nothing_is_none() {
+        let wake = Announcement {
+            events: Vec::new(),
+            calls_due: false,
+            callbacks_due: true,
+        };
+        let payloads = encode(1, &[wake], 7_900);
+        assert_eq!(payloads.len(), 1);
+        let read = decode(2, &payloads[0]).expect("read");
+        assert!(read.callbacks_due && read.events.is_empty());
+        assert!(encode(1, &[Announcement::default()], 7_900).is_empty());
+        assert!(decode(2, "not json").is_none());
+    }
+}
