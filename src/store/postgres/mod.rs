@@ -101,7 +101,15 @@ struct Inner {
     listen_pool: PgPool,
     /// The lease of a claimed callback, in milliseconds.
     lease_ms: AtomicU64,
+    /// Turns on numbers within this process, by [`number_lock`] key: a validation request
+    /// waits here for others on the same number before it takes a connection, so that a
+    /// burst for one number holds one pool connection waiting on the number's advisory lock,
+    /// not the whole pool (which would leave other requests to time out waiting for one).
+    number_turns: Box<[tokio::sync::Mutex<()>]>,
 }
+
+/// The stripes of [`Inner::number_turns`]; two numbers may share one, which only orders them.
+const NUMBER_TURNS: usize = 64;
 
 impl PgStore {
     /// Connects to the database at `url` (which must exist), runs the migrations and registers
@@ -150,6 +158,9 @@ impl PgStore {
                 inbox_sender,
                 listen_pool,
                 lease_ms: AtomicU64::new((CALLBACK_LEASE_SECONDS * 1000.0) as u64),
+                number_turns: (0..NUMBER_TURNS)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
             }),
         })
     }
@@ -170,6 +181,12 @@ impl PgStore {
     /// The lease of a callback claimed now, in seconds.
     pub(super) fn lease_seconds(&self) -> f64 {
         self.inner.lease_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    /// Waits for this process's turn on the number whose advisory-lock key is `lock`.
+    pub(super) async fn number_turn(&self, lock: i32) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (lock as u32 as usize) % NUMBER_TURNS;
+        self.inner.number_turns[stripe].lock().await
     }
 
     /// This process's replica id: the `claimed_by` of the callbacks it claims.

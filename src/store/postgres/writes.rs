@@ -130,6 +130,7 @@ impl PgStore {
         let call = &new.change.to;
         let end = &new.supersede;
         let lock = number_lock(call.account_sid.as_str(), call.to.as_str());
+        let _turn = self.number_turn(lock).await;
         let mut tx = self
             .pool()
             .begin_with(begin_with_number_locks(vec![lock]))
