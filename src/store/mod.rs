@@ -6,6 +6,7 @@
 //! emulator replicas on one database, and so caches nothing.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::future::Future;

@@ -31,7 +31,7 @@ mod caller_ids;
 mod calls;
 mod journal;
 mod notify;
-mod rows;
+use super::rows;
 mod wire;
 mod writes;
 

@@ -15,7 +15,7 @@ mod credentials;
 mod group_commit;
 mod index;
 mod memory;
-mod rows;
+use super::rows;
 mod statements;
 
 use std::str::FromStr;

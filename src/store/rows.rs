@@ -1,5 +1,6 @@
-//! Rows as SQLite returns them, and their parsing into domain types: the storage edge, where a
-//! value the emulator never writes is an error, not a panic.
+//! Rows as the store backends return them (the same columns in SQLite and PostgreSQL), and their
+//! parsing into domain types: the storage edge, where a value the emulator never writes is an
+//! error, not a panic.
 
 use std::sync::OnceLock;
 
@@ -50,7 +51,7 @@ pub(super) fn behavior(s: &str) -> Result<Behavior, StoreError> {
     named(Behavior::parse, "callee behaviour", s)
 }
 
-#[derive(FromRow)]
+#[derive(FromRow, serde::Serialize, serde::Deserialize)]
 pub(super) struct CallerIdRow {
     pub sid: String,
     pub account_sid: String,
@@ -61,6 +62,17 @@ pub(super) struct CallerIdRow {
 }
 
 impl CallerIdRow {
+    pub fn of(row: &CallerId) -> CallerIdRow {
+        CallerIdRow {
+            sid: row.sid.to_string(),
+            account_sid: row.account_sid.to_string(),
+            phone_number: row.phone_number.as_str().to_string(),
+            friendly_name: row.friendly_name.as_str().to_string(),
+            date_created: row.date_created,
+            date_updated: row.date_updated,
+        }
+    }
+
     pub fn parse(self) -> Result<CallerId, StoreError> {
         Ok(CallerId {
             sid: caller_id_sid(self.sid)?,
@@ -130,7 +142,7 @@ impl ApiKeyRow {
     }
 }
 
-#[derive(FromRow)]
+#[derive(FromRow, serde::Deserialize)]
 pub(super) struct CallRow {
     pub sid: String,
     pub account_sid: String,
