@@ -17,7 +17,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use reqwest::Url;
 
 use super::recorder::Recorder;
-use super::sender::{base_url, deliver, settle_unsent};
+use super::sender::{base_url, deliver, settle_unsent, MAX_IN_FLIGHT};
 use crate::domain::callback::Callback;
 use crate::service::Service;
 
@@ -85,9 +85,13 @@ pub(super) async fn deliver_batch(
     busy: Arc<AtomicUsize>,
     batch: Vec<Prepared>,
 ) {
+    // The sender is woken when a slot frees up while callbacks may wait for one: every slot
+    // was busy, or callbacks wait in the hand-off or the store.
     let settled = || {
-        busy.fetch_sub(1, Ordering::AcqRel);
-        service.callbacks_due.notify_one();
+        let was = busy.fetch_sub(1, Ordering::AcqRel);
+        if was >= MAX_IN_FLIGHT || service.handoff.is_waiting() {
+            service.callbacks_due.notify_one();
+        }
     };
     let mut rest = batch.into_iter();
     let Some(first) = rest.next() else {

@@ -36,6 +36,11 @@ impl Handoff {
         self.queued.swap(false, Ordering::AcqRel)
     }
 
+    /// Whether callbacks wait for the sender: handed over, or queued in the store.
+    pub fn is_waiting(&self) -> bool {
+        self.queued.load(Ordering::Acquire) || !self.queue().is_empty()
+    }
+
     /// Whether a callback handed over now would be taken.
     pub fn has_room(&self) -> bool {
         self.queue().len() < LIMIT

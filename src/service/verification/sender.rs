@@ -25,7 +25,7 @@ use crate::domain::time::now_millis;
 use crate::service::Service;
 
 /// Deliveries in flight at once.
-const MAX_IN_FLIGHT: usize = 64;
+pub(super) const MAX_IN_FLIGHT: usize = 64;
 
 /// On a store shared with other replicas, how often the sender reads again when the next
 /// callback is due even when nothing here queued one: another replica may have queued it and
@@ -70,7 +70,11 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             .handoff
             .take(MAX_IN_FLIGHT.saturating_sub(busy.load(Ordering::Acquire)));
         let free = MAX_IN_FLIGHT.saturating_sub(busy.load(Ordering::Acquire) + handed.len()) as i64;
-        if service.handoff.take_queued() || (shared && read_at.elapsed() >= SHARED_POLL) {
+        // While every slot is busy, nothing could be claimed: the due time is read once one
+        // frees up (the flag stays set until then), not on every wake-up.
+        if free > 0
+            && (service.handoff.take_queued() || (shared && read_at.elapsed() >= SHARED_POLL))
+        {
             due_at = next_due(&service).await;
             read_at = Instant::now();
         }
