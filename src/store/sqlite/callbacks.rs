@@ -9,23 +9,32 @@ use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
 
 /// Writes `attempts` and the state each leaves its callback in, on `conn` (inside the
-/// caller's transaction).
+/// caller's transaction): two statements per chunk, a multi-row insert of the attempts and one
+/// update of their callbacks, instead of two per attempt. Chunks have a power-of-two size, so
+/// that a few statement texts, prepared once and cached, serve every group.
 pub(super) async fn write_attempts(
     conn: &mut sqlx::SqliteConnection,
     attempts: &[Attempted],
 ) -> Result<(), StoreError> {
-    /// Attempts per statement list: 12 parameters each, well under SQLite's limit.
-    const PER_QUERY: usize = 128;
-    for chunk in attempts.chunks(PER_QUERY) {
-        let mut q = QueryBuilder::<Sqlite>::new("");
-        for done in chunk {
+    /// Attempts per chunk at most: 12 parameters each, well under SQLite's limit.
+    const PER_QUERY: usize = 64;
+    let mut rest = attempts;
+    while !rest.is_empty() {
+        let mut size = PER_QUERY.min(1 << rest.len().ilog2());
+        // A callback has one attempt in a group (its next is made once this one is recorded).
+        // Should one have two, the update could keep either state: write one at a time then.
+        if has_repeat(&rest[..size]) {
+            size = 1;
+        }
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
+             status_code, latency_ms, error) ",
+        );
+        q.push_values(chunk, |mut row, done| {
             let a = &done.attempt;
-            q.push(
-                "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
-                 status_code, latency_ms, error) VALUES (",
-            );
-            q.separated(", ")
-                .push_bind(a.callback_id)
+            row.push_bind(a.callback_id)
                 .push_bind(a.attempt)
                 .push_bind(a.at)
                 .push_bind(&a.url)
@@ -33,19 +42,30 @@ pub(super) async fn write_attempts(
                 .push_bind(a.status_code)
                 .push_bind(a.latency_ms)
                 .push_bind(&a.error);
-            q.push("); UPDATE callbacks SET state = ")
+        });
+        q.push(
+            "; UPDATE callbacks SET state = v.column2, attempts = v.column3,
+             next_attempt_at = v.column4 FROM (",
+        );
+        q.push_values(chunk, |mut row, done| {
+            row.push_bind(done.attempt.callback_id)
                 .push_bind(done.state.as_str())
-                .push(", attempts = ")
-                .push_bind(a.attempt)
-                .push(", next_attempt_at = ")
-                .push_bind(done.next_attempt_at)
-                .push(" WHERE id = ")
-                .push_bind(a.callback_id)
-                .push("; ");
-        }
+                .push_bind(done.attempt.attempt)
+                .push_bind(done.next_attempt_at);
+        });
+        q.push(") AS v WHERE callbacks.id = v.column1");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Whether two of `attempts` are of the same callback.
+fn has_repeat(attempts: &[Attempted]) -> bool {
+    attempts.iter().enumerate().any(|(i, a)| {
+        attempts[..i]
+            .iter()
+            .any(|b| b.attempt.callback_id == a.attempt.callback_id)
+    })
 }
 
 impl CallbackStore for SqliteStore {
