@@ -32,6 +32,12 @@ pub(super) const MAX_IN_FLIGHT: usize = 64;
 /// died, or a lease may have run out.
 const SHARED_POLL: Duration = Duration::from_secs(1);
 
+/// The least time between two takes of callbacks: while they keep coming (one per validation
+/// request under load), each take gathers a couple of milliseconds' worth, delivered as one
+/// batch per receiver (one task and one first connection each) instead of one at a time. A
+/// callback that comes alone is taken at once.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
 /// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
@@ -60,11 +66,20 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut due_at = Some(0);
     let shared = service.store.is_shared();
     let mut read_at = Instant::now();
+    let mut taken_at = Instant::now() - GATHER;
     loop {
         if *shutdown.borrow() {
             break;
         }
         while in_flight.try_join_next().is_some() {}
+        let since = taken_at.elapsed();
+        if since < GATHER {
+            tokio::select! {
+                _ = tokio::time::sleep(GATHER - since) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
         // First what was handed over already claimed, then what the store has due.
         let handed = service
             .handoff
@@ -94,6 +109,9 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             Vec::new()
         };
         let taken: Vec<Callback> = handed.into_iter().chain(claimed).collect();
+        if !taken.is_empty() {
+            taken_at = Instant::now();
+        }
         for batch in by_receiver(&mut urls, taken) {
             busy.fetch_add(batch.len(), Ordering::AcqRel);
             let (service, recorder, busy) = (service.clone(), recorder.clone(), busy.clone());
