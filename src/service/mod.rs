@@ -60,8 +60,8 @@ pub struct Service {
     metrics: Arc<Metrics>,
     timing: Timing,
     policy: CallbackPolicy,
-    /// The HTTP client callbacks are sent with (see [`verification::sender::client`]).
-    client: reqwest::Client,
+    /// The HTTP client callbacks are sent with.
+    client: verification::client::CallbackClient,
     calls_due: Notify,
     callbacks_due: Notify,
     /// Callbacks the group commit stored as claimed, waiting for the sender.
@@ -79,7 +79,7 @@ impl Service {
         policy: CallbackPolicy,
         event_backlog: usize,
     ) -> Result<Service, reqwest::Error> {
-        let client = verification::sender::client(policy.timeout)?;
+        let client = verification::client::CallbackClient::new(policy.timeout)?;
         store.set_callback_timeout(policy.timeout);
         Ok(Service {
             store,

@@ -5,6 +5,7 @@
 //! the scheduler ([`scheduler`]) and the sender ([`sender`]) only act on what it says is due.
 
 mod batch;
+pub(super) mod client;
 mod form;
 pub(super) mod handoff;
 mod recorder;

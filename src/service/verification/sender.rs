@@ -9,12 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderMap, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use hyper::Method;
 use reqwest::Url;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::batch::{by_receiver, deliver_batch, Prepared, Urls};
+use super::client::Outcome;
 use super::form::form_encode;
 use super::recorder::{Finished, Recorder};
 use super::signature::sign;
@@ -37,15 +39,6 @@ const SHARED_POLL: Duration = Duration::from_secs(1);
 /// batch per receiver (one task and one first connection each) instead of one at a time. A
 /// callback that comes alone is taken at once.
 const GATHER: Duration = Duration::from_millis(2);
-
-/// The HTTP client callbacks are sent with: no redirects followed, as Twilio, and `timeout`
-/// per attempt. Built once at start-up: if it cannot be built, the emulator does not start.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .build()
-}
 
 impl Service {
     /// Runs the callback sender until `shutdown` turns true, then waits for the deliveries in
@@ -237,7 +230,6 @@ pub(super) async fn deliver(
     recorder: &Recorder,
     (callback, base): Prepared,
 ) -> Option<String> {
-    let client = &service.client;
     let params = &callback.params;
     let is_get = callback.method == CallbackMethod::Get;
     let token = token(service, &callback).await?;
@@ -262,7 +254,7 @@ pub(super) async fn deliver(
 
     let mut headers = HeaderMap::new();
     headers.insert(USER_AGENT, HeaderValue::from_static("TwilioProxy/1.1"));
-    headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("*/*"));
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=259200"));
     if let Ok(v) = HeaderValue::from_str(&signature) {
         headers.insert("X-Twilio-Signature", v);
@@ -270,42 +262,31 @@ pub(super) async fn deliver(
     if let Ok(v) = HeaderValue::from_str(&callback.idempotency_token) {
         headers.insert("I-Twilio-Idempotency-Token", v);
     }
-    let request = if is_get {
-        client.get(url.clone()).headers(headers)
+    let (method, body) = if is_get {
+        (Method::GET, None)
     } else {
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        client
-            .post(url.clone())
-            .headers(headers)
-            .body(form_encode(params))
+        (Method::POST, Some(form_encode(params)))
     };
 
     let started = Instant::now();
     let at = now_millis();
-    let outcome = request.send().await;
+    let outcome = service.client.send(method, &url, headers, body).await;
     let latency_ms = started.elapsed().as_millis() as i64;
     let mut unreachable = None;
     let (status_code, error) = match outcome {
-        Ok(response) => {
-            let status = response.status();
-            // Read the body so the connection can be reused; its content does not matter.
-            let _ = response.bytes().await;
-            let error = (!status.is_success()).then(|| format!("HTTP {}", status.as_u16()));
-            (Some(i64::from(status.as_u16())), error)
+        Outcome::Answered(status) => {
+            let error = !(200..300).contains(&status);
+            (
+                Some(i64::from(status)),
+                error.then(|| format!("HTTP {status}")),
+            )
         }
-        Err(e) => {
-            let why = if e.is_timeout() {
-                format!("timed out after {} ms", service.policy.timeout.as_millis())
-            } else if e.is_connect() {
-                "could not connect".to_string()
-            } else {
-                "request failed".to_string()
-            };
-            let error = format!("{why}: {e}");
-            if e.is_connect() && !e.is_timeout() {
+        Outcome::Failed { refused, error } => {
+            if refused {
                 unreachable = Some(error.clone());
             }
             (None, Some(error))
