@@ -176,6 +176,7 @@ mod tests {
             method: "GET".to_string(),
             path: format!("/2010-04-01/Accounts/AC/OutgoingCallerIds/{n}.json"),
             status: 200,
+            error_code: None,
         }
     }
 

@@ -55,6 +55,9 @@ pub(super) enum Wire {
         method: String,
         path: String,
         status: u16,
+        /// Absent when there is none, and in the NOTIFY of a replica that predates it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<u32>,
     },
     AccountCreated {
         sid: String,
@@ -109,12 +112,14 @@ impl Wire {
                 method,
                 path,
                 status,
+                error_code,
             } => Wire::RequestJournalled {
                 account_sid: account_sid.as_ref().map(ToString::to_string),
                 request_id: request_id.to_string(),
                 method: method.clone(),
                 path: path.clone(),
                 status: *status,
+                error_code: *error_code,
             },
             Event::AccountCreated { sid } => Wire::AccountCreated {
                 sid: sid.to_string(),
@@ -179,6 +184,7 @@ impl Wire {
                 method,
                 path,
                 status,
+                error_code,
             } => Event::RequestJournalled {
                 account_sid: a.map(account_sid).transpose()?,
                 request_id: RequestSid::from_stored(request_id)
@@ -186,6 +192,7 @@ impl Wire {
                 method,
                 path,
                 status,
+                error_code,
             },
             Wire::AccountCreated { sid } => Event::AccountCreated {
                 sid: account_sid(sid)?,
