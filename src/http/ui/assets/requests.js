@@ -51,10 +51,10 @@ function requestRows(r) {
   return [
     el('tr', { 'data-request-id': r.request_id },
       el('td', {}, time(r.at)),
-      el('td', { text: r.method }),
+      el('td', { class: 'short', text: r.method }),
       el('td', {}, mono(r.path)),
-      el('td', { text: String(r.status) }),
-      el('td', { class: 'error-code', text: code }),
+      el('td', { class: 'short', text: String(r.status) }),
+      el('td', { class: 'short', text: code }),
       el('td', {}, mono(r.request_id)),
       el('td', {}, toggle)),
     panel,
