@@ -33,6 +33,8 @@ pub enum Event {
         method: String,
         path: String,
         status: u16,
+        /// The code of the Twilio error body of the answer; `None` for a success.
+        error_code: Option<u32>,
     },
     AccountCreated {
         sid: AccountSid,

@@ -237,17 +237,17 @@ impl IntoResponse for ApiError {
 
 /// Gives an error response its body in `format`: the Twilio namespace answers in the format of
 /// the path's suffix, the control API always in JSON. [`crate::http::middleware::observe`] calls this
-/// for every response.
-pub fn render_pending(response: &mut Response, format: Format) {
-    if let Some(PendingError(err)) = response.extensions_mut().remove::<PendingError>() {
-        let body = err.body(format);
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        );
-        response.headers_mut().remove(header::CONTENT_LENGTH);
-        *response.body_mut() = Body::from(body);
-    }
+/// for every response. Returns the Twilio error code of the body it rendered, `None` for a
+/// response that was not an error.
+pub fn render_pending(response: &mut Response, format: Format) -> Option<u32> {
+    let PendingError(err) = response.extensions_mut().remove::<PendingError>()?;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    *response.body_mut() = Body::from(err.body(format));
+    Some(err.code)
 }
 
 #[cfg(test)]

@@ -228,3 +228,34 @@ async fn an_open_stream_does_not_hold_up_shutdown() {
     // The stream ended with the server.
     assert!(stream.next().await.is_none());
 }
+
+#[tokio::test]
+async fn request_journalled_events_carry_the_error_code() {
+    let app = TestApp::spawn().await;
+    let mut stream = Stream::open(&app, "").await;
+    let missing = "/OutgoingCallerIds/PN00000000000000000000000000000000.json";
+    let reply = send(own(&app, &dev(), reqwest::Method::GET, missing)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
+    let (_, failed) = stream.until("request.journalled").await.pop().expect("one");
+    assert_eq!(failed["path"], path_of(SID, missing));
+    assert_eq!(failed["status"], 404);
+    assert_eq!(failed["error_code"], 20404, "{failed}");
+
+    let reply = send(own(
+        &app,
+        &dev(),
+        reqwest::Method::GET,
+        "/OutgoingCallerIds.json",
+    ))
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let (_, listed) = stream.until("request.journalled").await.pop().expect("one");
+    assert_eq!(listed["status"], 200);
+    assert!(
+        listed
+            .as_object()
+            .is_some_and(|d| d.contains_key("error_code")),
+        "{listed}"
+    );
+    assert_eq!(listed["error_code"], Value::Null);
+}

@@ -25,6 +25,8 @@ mod subaccount_access;
 mod control;
 mod control_access;
 mod control_lists;
+// The request journal's error codes (Issue 12).
+mod request_journal;
 
 // Verification calls and their StatusCallbacks (Issue 3).
 mod call_flow;

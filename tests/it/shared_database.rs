@@ -116,6 +116,14 @@ async fn what_one_replica_does_shows_on_the_others_event_stream() {
         journalled["path"],
         format!("/2010-04-01/Accounts/{SID}/OutgoingCallerIds.json")
     );
+    assert_eq!(journalled["error_code"], Value::Null, "{journalled}");
+    // A failed request's error code crosses to the other replica too.
+    let missing = "/OutgoingCallerIds/PN00000000000000000000000000000000.json";
+    let missing = send(own(&a, &dev(), reqwest::Method::GET, missing)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let journalled = on_b.until("request.journalled").await;
+    assert_eq!(journalled["status"], 404);
+    assert_eq!(journalled["error_code"], 20404, "{journalled}");
 
     // And the other way: a reset made on B shows on A's stream, and empties A's lists.
     let mut on_a = Stream::open(&a).await;

@@ -33,6 +33,7 @@ struct Journalled<'a> {
     method: &'a str,
     path: &'a str,
     status: u16,
+    error_code: Option<u32>,
 }
 
 /// Appends `event` as one SSE event (`event:` and `data:` lines, a blank line) to `out`.
@@ -49,6 +50,7 @@ pub(super) fn write_sse(out: &mut Vec<u8>, event: &Event) {
             method,
             path,
             status,
+            error_code,
         } => serde_json::to_writer(
             &mut *out,
             &Journalled {
@@ -57,6 +59,7 @@ pub(super) fn write_sse(out: &mut Vec<u8>, event: &Event) {
                 method,
                 path,
                 status: *status,
+                error_code: *error_code,
             },
         ),
         other => serde_json::to_writer(&mut *out, &data(other)),
@@ -108,12 +111,14 @@ fn data(event: &Event) -> Value {
             method,
             path,
             status,
+            error_code,
         } => json!({
             "account_sid": account_sid.as_ref().map(|s| s.as_str()),
             "request_id": request_id.as_str(),
             "method": method,
             "path": path,
             "status": status,
+            "error_code": error_code,
         }),
         Event::AccountCreated { sid } | Event::AccountDeleted { sid } => {
             json!({ "sid": sid.as_str() })

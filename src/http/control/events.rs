@@ -176,7 +176,60 @@ mod tests {
             method: "GET".to_string(),
             path: format!("/2010-04-01/Accounts/AC/OutgoingCallerIds/{n}.json"),
             status: 200,
+            error_code: None,
         }
+    }
+
+    /// The next chunk of `stream`, as text; it must come within [`KEEP_ALIVE`].
+    async fn chunk(stream: &mut (impl Stream<Item = Result<Bytes, Infallible>> + Unpin)) -> String {
+        use futures_util::StreamExt;
+        let next = tokio::time::timeout(KEEP_ALIVE, stream.next()).await;
+        let bytes = next
+            .expect("a chunk in time")
+            .expect("a chunk")
+            .expect("infallible");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    /// Whether `stream` sends nothing for `wait`.
+    async fn quiet_for(
+        stream: &mut (impl Stream<Item = Result<Bytes, Infallible>> + Unpin),
+        wait: Duration,
+    ) -> bool {
+        use futures_util::StreamExt;
+        tokio::time::timeout(wait, stream.next()).await.is_err()
+    }
+
+    // On tokio's paused clock, which moves on to the next timer whenever every task waits: the
+    // test takes no real time.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_stream_sends_a_comment_each_keep_alive_and_an_event_restarts_the_wait() {
+        let events = Events::new(16);
+        let (_closing, closing) = watch::channel(false);
+        let mut stream = std::pin::pin!(stream_of(Reader {
+            subscription: events.subscribe(),
+            filter: None,
+            closing,
+            greeted: false,
+            next: None,
+            last_write: Instant::now(),
+        }));
+        assert_eq!(chunk(&mut stream).await, "event: ready\ndata: {}\n\n");
+        let almost = KEEP_ALIVE - Duration::from_millis(1);
+        assert!(
+            quiet_for(&mut stream, almost).await,
+            "nothing before KEEP_ALIVE"
+        );
+        assert_eq!(chunk(&mut stream).await, ":\n\n");
+        assert!(quiet_for(&mut stream, almost).await);
+        assert_eq!(chunk(&mut stream).await, ":\n\n", "and again");
+
+        // An event half-way through the wait: the next comment comes KEEP_ALIVE after it.
+        tokio::time::sleep(KEEP_ALIVE / 2).await;
+        events.publish(|| vec![Event::Reset]);
+        assert_eq!(chunk(&mut stream).await, "event: reset\ndata: {}\n\n");
+        assert!(quiet_for(&mut stream, almost).await, "the wait restarted");
+        assert_eq!(chunk(&mut stream).await, ":\n\n");
     }
 
     #[tokio::test]

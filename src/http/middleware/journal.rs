@@ -40,6 +40,9 @@ pub struct JournalEntry {
     pub query: BTreeMap<String, String>,
     pub params: BTreeMap<String, String>,
     pub status: u16,
+    /// The `code` of the Twilio error body the request was answered with; `None` for a
+    /// success and for a dropped request (which got no body).
+    pub error_code: Option<u32>,
     pub account_sid: Option<String>,
     pub duration_ms: f64,
     /// The host the request named (its `Host` header): `api.twilio.com` when it came through
@@ -61,6 +64,7 @@ pub(super) struct Recorded {
     pub target: Target,
     pub body: Option<Bytes>,
     pub status: u16,
+    pub error_code: Option<u32>,
     pub duration_ms: f64,
     pub host: Option<axum::http::HeaderValue>,
     pub via: Via,
@@ -124,6 +128,7 @@ impl Recorded {
             query: params_map(self.target.query().as_bytes()),
             params: self.body.as_deref().map(params_map).unwrap_or_default(),
             status: self.status,
+            error_code: self.error_code,
             account_sid: self.target.account_sid().map(str::to_string),
             duration_ms: self.duration_ms,
             host: self
@@ -290,6 +295,7 @@ mod tests {
                 target: Target::of("/", Some("A=1")),
                 body: None,
                 status: 200,
+                error_code: None,
                 duration_ms: 0.0,
                 host: None,
                 via: Via::Http,

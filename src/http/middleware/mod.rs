@@ -102,7 +102,8 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         }
     };
     let (body, mut response) = response;
-    render_pending(&mut response, format);
+    // The code of the Twilio error body the request got, if it got one.
+    let error_code = render_pending(&mut response, format);
 
     let elapsed = started.elapsed();
     // A dropped connection is answered with nothing: status 0 in the journal and the log.
@@ -133,6 +134,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
                 method: method.to_string(),
                 path: target.path().to_string(),
                 status,
+                error_code,
             }]
         });
         app.journal.push(Recorded {
@@ -142,6 +144,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             target,
             body,
             status,
+            error_code,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             host,
             via,

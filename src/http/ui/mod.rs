@@ -43,6 +43,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/calls.js"),
     ),
     (
+        "requests.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/requests.js"),
+    ),
+    (
         "views.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/views.js"),

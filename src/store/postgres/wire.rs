@@ -55,6 +55,9 @@ pub(super) enum Wire {
         method: String,
         path: String,
         status: u16,
+        /// Absent when there is none, and in the NOTIFY of a replica that predates it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<u32>,
     },
     AccountCreated {
         sid: String,
@@ -109,12 +112,14 @@ impl Wire {
                 method,
                 path,
                 status,
+                error_code,
             } => Wire::RequestJournalled {
                 account_sid: account_sid.as_ref().map(ToString::to_string),
                 request_id: request_id.to_string(),
                 method: method.clone(),
                 path: path.clone(),
                 status: *status,
+                error_code: *error_code,
             },
             Event::AccountCreated { sid } => Wire::AccountCreated {
                 sid: sid.to_string(),
@@ -179,6 +184,7 @@ impl Wire {
                 method,
                 path,
                 status,
+                error_code,
             } => Event::RequestJournalled {
                 account_sid: a.map(account_sid).transpose()?,
                 request_id: RequestSid::from_stored(request_id)
@@ -186,6 +192,7 @@ impl Wire {
                 method,
                 path,
                 status,
+                error_code,
             },
             Wire::AccountCreated { sid } => Event::AccountCreated {
                 sid: account_sid(sid)?,
@@ -327,5 +334,40 @@ mod tests {
         assert!(read.callbacks_due && read.events.is_empty());
         assert!(encode(1, &[Announcement::default()], 7_900).is_empty());
         assert!(decode(2, "not json").is_none());
+    }
+
+    #[test]
+    fn a_journalled_request_keeps_its_error_code_and_one_without_it_reads_as_none() {
+        let event = |error_code| Event::RequestJournalled {
+            account_sid: None,
+            request_id: RequestSid::next(),
+            method: "GET".to_string(),
+            path: "/2010-04-01/Accounts".to_string(),
+            status: 404,
+            error_code,
+        };
+        let codes = |text: &str| -> Vec<Option<u32>> {
+            let payload: Payload = serde_json::from_str(text).expect("payload");
+            payload
+                .e
+                .into_iter()
+                .map(|w| match w.parse().expect("event") {
+                    Event::RequestJournalled { error_code, .. } => error_code,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let payload = Payload {
+            r: 1,
+            c: false,
+            b: false,
+            e: vec![Wire::of(&event(Some(20404))), Wire::of(&event(None))],
+        };
+        let text = serde_json::to_string(&payload).expect("text");
+        assert_eq!(codes(&text), [Some(20404), None]);
+        // What a replica without error codes sends.
+        let older = r#"{"r":2,"e":[{"t":"request_journalled","account_sid":null,
+            "request_id":"RQ00000000000000000000000000000001","method":"GET","path":"/","status":200}]}"#;
+        assert_eq!(codes(older), [None]);
     }
 }

@@ -4,7 +4,8 @@
 import { ApiError, control, setToken, stream, token } from './api.js';
 import { el, fill, showError } from './dom.js';
 import { renderCalls, tickCountdowns } from './calls.js';
-import { patchCallerId, renderAccounts, renderCallbacks, renderCallerIds, renderRequests } from './views.js';
+import { renderRequests } from './requests.js';
+import { patchCallerId, renderAccounts, renderCallbacks, renderCallerIds } from './views.js';
 
 const state = {
   filter: '',

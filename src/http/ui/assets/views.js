@@ -1,4 +1,4 @@
-// The Caller IDs, Callbacks, Requests and Accounts sections.
+// The Caller IDs, Callbacks and Accounts sections.
 
 import { control, twilio } from './api.js';
 import { badge, details, el, fill, showError, time } from './dom.js';
@@ -117,17 +117,6 @@ export function renderCallbacks(callbacks, filter) {
       ]),
       el('ol', { 'aria-label': 'Attempts' }, cb.attempts.map(attemptItem)));
   }));
-}
-
-/** The Twilio API requests, newest first. */
-export function renderRequests(requests, filter) {
-  const shown = requests.filter((r) => !filter || r.account_sid === filter);
-  fill(document.getElementById('requests-list'), shown.map((r) => el('tr', {},
-    el('td', {}, time(r.at)),
-    el('td', { text: r.method }),
-    el('td', {}, mono(r.path)),
-    el('td', { text: String(r.status) }),
-    el('td', {}, mono(r.request_id)))));
 }
 
 // An account's API keys, without secrets (the list never has them).
