@@ -173,7 +173,12 @@ impl Service {
     ) -> Result<Call, ServiceError> {
         let ended = new.change.to.has_ended().then_some(new.change.to.status);
         // Kept for the events only while someone listens.
-        let published = self.is_published().then(|| new.clone());
+        let published = self.is_published().then(|| {
+            (
+                steps_of(&new.change).collect::<Vec<_>>(),
+                new.supersede.note.clone(),
+            )
+        });
         let created = match self.store.create_call(new).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(ServiceError::AlreadyVerified(call.to.clone()))
@@ -200,7 +205,7 @@ impl Service {
         }
         self.announce_due(ended.is_none(), queued);
         self.metrics.validation_requests_created();
-        let Some(new) = published else {
+        let Some((steps, superseded_note)) = published else {
             return Ok(call);
         };
         self.publish(|| {
@@ -212,14 +217,14 @@ impl Service {
                         account_sid: c.account_sid.clone(),
                         call_sid: c.sid.clone(),
                         kind: EventKind::Status(c.status),
-                        note: new.supersede.note.clone(),
+                        note: superseded_note.clone(),
                         at: now,
                         status: c.status,
                         verification_status: c.verification_status,
                     })
                 })
                 .collect();
-            events.extend(steps_of(&new.change));
+            events.extend(steps);
             events.extend(created.caller_id.clone().map(Event::CallerIdCreated));
             events
         });
