@@ -167,6 +167,7 @@ impl Service {
         now: i64,
     ) -> Result<Call, ServiceError> {
         let ended = new.change.to.has_ended().then_some(new.change.to.status);
+        let ends_with_callback = new.change.callback.is_some();
         // Kept for the events only while someone listens.
         let published = self.is_published().then(|| new.clone());
         let created = match self.store.create_call(new).await {
@@ -186,7 +187,13 @@ impl Service {
             self.handoff.push(callback);
             self.callbacks_due.notify_one();
         }
-        let queued = !created.superseded.is_empty() || (ended.is_some() && !handed);
+        // Only a callback stored unclaimed is for the sender to find in the store: a call that
+        // ends without a StatusCallback queues none, and the sender need not read the store.
+        let queued = created
+            .superseded
+            .iter()
+            .any(|c| c.status_callback().is_some())
+            || (ends_with_callback && !handed);
         if queued {
             self.wake_callbacks();
         }
