@@ -29,6 +29,10 @@ pub enum StoreError {
     /// The write would break a uniqueness rule: an account's sid, an account's number.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A validation request planned assuming no callee behaviour set for its number found one
+    /// (`NewCall::assumes_no_behavior`): nothing was written.
+    #[error("a callee behaviour is set for the number")]
+    BehaviorSet,
     /// The write names something that does not exist.
     #[error("not found: {0}")]
     NotFound(&'static str),

@@ -26,6 +26,8 @@ const APPLY_TRIES: usize = 3;
 #[derive(FromRow)]
 struct Created {
     taken: bool,
+    /// A callee behaviour is set for the number, which the plan assumed was not.
+    behaved: bool,
     callback_id: Option<i64>,
     superseded: String,
 }
@@ -142,35 +144,52 @@ impl PgStore {
             lease_seconds: self.lease_seconds(),
         });
         let claimed = claim.is_some();
+        // `blocked`: the number is verified already, or the plan assumed no callee behaviour
+        // for it and one is set; then nothing is written.
         let mut q = QueryBuilder::<Postgres>::new(
-            "WITH chk AS (SELECT EXISTS (SELECT 1 FROM outgoing_caller_ids WHERE account_sid = ",
+            "WITH chk0 AS (SELECT EXISTS (SELECT 1 FROM outgoing_caller_ids WHERE account_sid = ",
         );
         q.push_bind(call.account_sid.as_str())
             .push(" AND phone_number = ")
             .push_bind(call.to.as_str())
-            .push(") AS taken), ended AS (UPDATE calls SET status = ")
-            .push_bind(end.status.as_str())
-            .push(", verification_status = ")
-            .push_bind(end.verification_status.as_str())
-            .push(", next_action_at = NULL, end_time = ")
-            .push_bind(end.at)
-            .push(", date_updated = ")
-            .push_bind(end.at)
-            .push(" WHERE account_sid = ")
-            .push_bind(call.account_sid.as_str())
-            .push(" AND to_number = ")
-            .push_bind(call.to.as_str())
-            .push(" AND next_action_at IS NOT NULL AND NOT (SELECT taken FROM chk) RETURNING seq, ")
-            .push(CALL_COLUMNS)
-            .push("), ended_events AS (INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ")
-            .push_bind(end.at)
-            .push(", ")
-            .push_bind(end.status.as_str())
-            .push(", ")
-            .push_bind(&end.note)
-            .push(" FROM ended), made AS (INSERT INTO calls (")
-            .push(CALL_COLUMNS)
-            .push(") SELECT ");
+            .push(") AS taken, ");
+        if new.assumes_no_behavior {
+            q.push("EXISTS (SELECT 1 FROM phone_behaviors WHERE account_sid = ")
+                .push_bind(call.account_sid.as_str())
+                .push(" AND phone_number = ")
+                .push_bind(call.to.as_str())
+                .push(")");
+        } else {
+            q.push("FALSE");
+        }
+        q.push(
+            " AS behaved), chk AS (SELECT taken, behaved, taken OR behaved AS blocked FROM chk0)",
+        )
+        .push(", ended AS (UPDATE calls SET status = ")
+        .push_bind(end.status.as_str())
+        .push(", verification_status = ")
+        .push_bind(end.verification_status.as_str())
+        .push(", next_action_at = NULL, end_time = ")
+        .push_bind(end.at)
+        .push(", date_updated = ")
+        .push_bind(end.at)
+        .push(" WHERE account_sid = ")
+        .push_bind(call.account_sid.as_str())
+        .push(" AND to_number = ")
+        .push_bind(call.to.as_str())
+        .push(" AND next_action_at IS NOT NULL AND NOT (SELECT blocked FROM chk) RETURNING seq, ")
+        .push(CALL_COLUMNS)
+        .push(
+            "), ended_events AS (INSERT INTO call_events (call_sid, at, status, note) SELECT sid, ",
+        )
+        .push_bind(end.at)
+        .push(", ")
+        .push_bind(end.status.as_str())
+        .push(", ")
+        .push_bind(&end.note)
+        .push(" FROM ended), made AS (INSERT INTO calls (")
+        .push(CALL_COLUMNS)
+        .push(") SELECT ");
         q.separated(", ")
             .push_bind(call.sid.as_str())
             .push_bind(call.account_sid.as_str())
@@ -192,9 +211,9 @@ impl PgStore {
             .push_bind(call.start_time)
             .push_bind(call.end_time)
             .push_bind(call.duration);
-        q.push(" WHERE NOT (SELECT taken FROM chk))");
-        push_change_rows(&mut q, &new.change, "NOT (SELECT taken FROM chk)", claim);
-        q.push(" SELECT (SELECT taken FROM chk) AS taken, ");
+        q.push(" WHERE NOT (SELECT blocked FROM chk))");
+        push_change_rows(&mut q, &new.change, "NOT (SELECT blocked FROM chk)", claim);
+        q.push(" SELECT (SELECT taken FROM chk) AS taken, (SELECT behaved FROM chk) AS behaved, ");
         q.push(if new.change.callback.is_some() {
             "(SELECT id FROM cb)"
         } else {
@@ -210,6 +229,10 @@ impl PgStore {
             return Err(StoreError::Conflict(
                 "the number is verified on the account",
             ));
+        }
+        if created.behaved {
+            tx.rollback().await?;
+            return Err(StoreError::BehaviorSet);
         }
         let rows: Vec<CallRow> = serde_json::from_str(&created.superseded)
             .map_err(|e| StoreError::Corrupt(format!("superseded calls: {e}")))?;
