@@ -35,6 +35,7 @@ mod journal;
 mod listeners;
 mod notify;
 use super::rows;
+mod updates;
 mod wire;
 mod writes;
 
