@@ -118,4 +118,8 @@ pub struct NewCall {
     /// Store the call's own callback as already claimed by the sender, which the caller hands
     /// it to, instead of due for the sender to claim.
     pub claim_callback: bool,
+    /// The plan assumed that no callee behaviour is set for the number (it was not read
+    /// first): the store writes nothing if one is, and says so
+    /// ([`crate::store::StoreError::BehaviorSet`]).
+    pub assumes_no_behavior: bool,
 }

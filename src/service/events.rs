@@ -106,6 +106,9 @@ pub struct Subscription {
     shared: Arc<Shared>,
     /// What is left of the batch [`Subscription::recv`] reads from.
     current: Option<(Arc<Batch>, usize)>,
+    /// On a shared store, what makes the other replicas announce their events while this
+    /// subscription lives.
+    _interest: Option<crate::store::EventInterest>,
 }
 
 impl Subscription {
@@ -128,6 +131,14 @@ impl Subscription {
             }
             self.current = Some((self.receiver.recv().await?, 0));
         }
+    }
+}
+
+impl Subscription {
+    /// Keeps `interest` for as long as this subscription lives.
+    pub fn holding(mut self, interest: crate::store::EventInterest) -> Subscription {
+        self._interest = Some(interest);
+        self
     }
 }
 
@@ -164,6 +175,7 @@ impl Events {
             receiver,
             shared: self.shared.clone(),
             current: None,
+            _interest: None,
         }
     }
 

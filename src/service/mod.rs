@@ -130,10 +130,10 @@ impl Service {
         self.store.close().await;
     }
 
-    /// Publishes the events `make` builds, if anyone listens here; on a shared store (other
-    /// replicas on the database), they are built and announced to the others too.
+    /// Publishes the events `make` builds, if anyone listens here; while another replica on
+    /// a shared store has a reader of events, they are announced to the others too.
     fn publish(&self, make: impl FnOnce() -> Vec<Event>) {
-        if !self.store.is_shared() {
+        if !self.store.others_listen() {
             return self.events.publish(make);
         }
         let events = make();
@@ -153,9 +153,18 @@ impl Service {
         self.publish(make);
     }
 
-    /// Whether published events are built at all: someone listens here, or other replicas may.
+    /// Whether published events are built at all: someone listens here, or on another replica.
     fn is_published(&self) -> bool {
-        self.store.is_shared() || self.events.is_listened()
+        self.events.is_listened() || self.store.others_listen()
+    }
+
+    /// Subscribes to the events, returning once the other replicas on a shared store announce
+    /// theirs too (the store's guarantee; see `store::postgres::listeners`): the subscriber
+    /// then sees what any replica does from now on.
+    pub async fn subscribe_events(&self) -> events::Subscription {
+        let subscription = self.events.subscribe();
+        let interest = self.store.hold_event_interest().await;
+        subscription.holding(interest)
     }
 
     /// Tells the other replicas (if any) that a call or a callback was made due, so that their

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// The write would break a uniqueness rule: an account's sid, an account's number.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A validation request planned assuming no callee behaviour set for its number found one
+    /// (`NewCall::assumes_no_behavior`): nothing was written.
+    #[error("a callee behaviour is set for the number")]
+    BehaviorSet,
     /// The write names something that does not exist.
     #[error("not found: {0}")]
     NotFound(&'static str),
@@ -92,6 +96,12 @@ pub struct Announcement {
     pub callbacks_due: bool,
 }
 
+/// A reader of this process's events, from [`Store::hold_event_interest`]; dropped when the
+/// reader goes.
+pub struct EventInterest {
+    _held: Option<postgres::Interest>,
+}
+
 /// One entry of the request journal, as the database keeps it for every replica.
 #[derive(Clone, Debug)]
 pub struct JournalledRequest {
@@ -138,6 +148,27 @@ impl Store {
     /// announced to the others ([`Store::announce`]).
     pub fn is_shared(&self) -> bool {
         matches!(self, Store::Postgres(_))
+    }
+
+    /// Whether another process on this database has a reader of its events: then this one
+    /// announces its own ([`Store::announce`]); SQLite: never.
+    pub fn others_listen(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => false,
+            Store::Postgres(backend) => backend.others_listen(),
+        }
+    }
+
+    /// Counts a reader of this process's events while the interest lives: on PostgreSQL, the
+    /// other replicas announce their events meanwhile, and this returns once they do (see
+    /// `postgres::listeners`). SQLite: nothing to wait for.
+    pub async fn hold_event_interest(&self) -> EventInterest {
+        match self {
+            Store::Sqlite(_) => EventInterest { _held: None },
+            Store::Postgres(backend) => EventInterest {
+                _held: Some(backend.hold_event_interest().await),
+            },
+        }
     }
 
     /// Queues `announcement` for the other replicas, without waiting (SQLite: nothing).

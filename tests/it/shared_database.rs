@@ -1,5 +1,6 @@
 //! Two in-process emulators on one PostgreSQL database serve one emulator: what one does shows
-//! on the other's event stream (LISTEN/NOTIFY), a reset on one reaches the other, a call left
+//! on the other's event stream (LISTEN/NOTIFY), from its `ready` on and only while some replica
+//! has a reader, a reset on one reaches the other, a call left
 //! by a stopped replica is finished by the other, and a callback whose holder stopped sending
 //! it is sent by the other once its lease runs out, with the same idempotency token. Runs
 //! wherever the PostgreSQL tests run (`CALLERID_TEST_POSTGRES_URL` set).
@@ -139,6 +140,67 @@ async fn what_one_replica_does_shows_on_the_others_event_stream() {
     assert!(callbacks(&a, "").await.is_empty());
     a.stop().await;
     b.stop().await;
+}
+
+/// The next payload on the replicas' NOTIFY channel, as JSON.
+async fn next_payload(raw: &mut sqlx::postgres::PgListener) -> Value {
+    let got = tokio::time::timeout(Duration::from_secs(15), raw.recv())
+        .await
+        .expect("a NOTIFY within 15 s")
+        .expect("the channel");
+    serde_json::from_str(got.payload()).expect("a JSON payload")
+}
+
+#[tokio::test]
+async fn events_cross_replicas_only_while_one_has_a_reader_and_from_its_ready_on() {
+    // Slow enough that a validation request leaves a call pending: a wake-up for the others.
+    let tweak = |s: &mut Settings| s.time_scale = 0.2;
+    let Some((db, a, b)) = two_replicas("events only while read", tweak).await else {
+        return;
+    };
+    let mut raw = sqlx::postgres::PgListener::connect(&db.url)
+        .await
+        .expect("a connection of the test's own");
+    raw.listen("callerid_events").await.expect("LISTEN");
+    // Nobody reads events anywhere: A's requests are announced to nobody, its wake-up is.
+    for _ in 0..5 {
+        caller_ids(&a, &dev()).await;
+    }
+    create(&a, &[("PhoneNumber", "+14155550191")]).await;
+    loop {
+        let payload = next_payload(&mut raw).await;
+        let events = payload["e"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            events, 0,
+            "an event announced with no reader anywhere: {payload}"
+        );
+        if payload["c"] == true {
+            break;
+        }
+    }
+
+    // Once B's reader got `ready`, A's very next request shows on it.
+    let mut on_b = Stream::open(&b).await;
+    caller_ids(&a, &dev()).await;
+    let journalled = on_b.until("request.journalled").await;
+    assert_eq!(journalled["method"], "GET");
+    assert_eq!(
+        journalled["path"],
+        format!("/2010-04-01/Accounts/{SID}/OutgoingCallerIds.json")
+    );
+
+    // A replica that starts while B has a reader announces to it from its first request on.
+    let c = replica(&db.url, &tweak).await;
+    let call = call_sid(&create(&c, &[("PhoneNumber", "+14155550192")]).await);
+    loop {
+        let step = on_b.until("call.step").await;
+        if step["call_sid"] == call.as_str() {
+            break;
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
 }
 
 #[tokio::test]

@@ -145,7 +145,7 @@ fn stream_of(reader: Reader) -> impl Stream<Item = Result<Bytes, Infallible>> + 
 pub(super) async fn events(State(app): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let filter = account_filter(&uri)?;
     let reader = Reader {
-        subscription: app.service.events().subscribe(),
+        subscription: app.service.subscribe_events().await,
         filter,
         closing: app.closing.subscribe(),
         greeted: false,

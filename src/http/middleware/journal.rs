@@ -243,7 +243,10 @@ impl Journal {
         limit: usize,
     ) -> Result<Vec<Box<RawValue>>, ServiceError> {
         self.flush(service).await?;
-        let texts = service.journalled_requests(account, limit).await?;
+        // The table may hold a batch beyond the capacity until the next write trims it.
+        let texts = service
+            .journalled_requests(account, limit.min(self.capacity))
+            .await?;
         Ok(texts
             .into_iter()
             .filter_map(|t| RawValue::from_string(t).ok())

@@ -100,12 +100,37 @@ impl Service {
 
     /// Creates a validation request: the call, queued, with the steps already due (at time
     /// scale 0, the whole call) taken in the same transaction. Returns the call as created.
+    ///
+    /// On a shared store, where reading the callee behaviour first would be a round trip of
+    /// its own, the plan assumes none is set for the number and the store checks that in the
+    /// call's own transaction; when one is, it is read and the request planned again.
     pub async fn create_validation_request(
         self: &Arc<Self>,
         account: &AccountSid,
         request: ValidationRequest,
     ) -> Result<Call, ServiceError> {
+        if self.store.is_shared() {
+            let unset = Behavior::resolve(None, &request.phone).0;
+            match self
+                .plan_and_store(account, request.clone(), unset, true)
+                .await
+            {
+                Err(ServiceError::Store(StoreError::BehaviorSet)) => {}
+                done => return done,
+            }
+        }
         let (behavior, _) = self.behavior(account, &request.phone).await?;
+        self.plan_and_store(account, request, behavior, false).await
+    }
+
+    /// Plans the validation request with the callee's `behavior` and stores it.
+    async fn plan_and_store(
+        self: &Arc<Self>,
+        account: &AccountSid,
+        request: ValidationRequest,
+        behavior: Behavior,
+        assumes_no_behavior: bool,
+    ) -> Result<Call, ServiceError> {
         let now = now_millis();
         let call = Call {
             sid: CallSid::generate(),
@@ -150,6 +175,7 @@ impl Service {
             change,
             supersede: Supersede::by(&call.sid, now),
             claim_callback,
+            assumes_no_behavior,
         };
         // Once submitted, the request is stored whether or not its client waits for the answer,
         // and what follows (handing its callback to the sender above all) must happen too: so
@@ -172,6 +198,7 @@ impl Service {
         now: i64,
     ) -> Result<Call, ServiceError> {
         let ended = new.change.to.has_ended().then_some(new.change.to.status);
+        let ends_with_callback = new.change.callback.is_some();
         // Kept for the events only while someone listens.
         let published = self.is_published().then(|| {
             (
@@ -196,7 +223,13 @@ impl Service {
             self.handoff.push(callback);
             self.callbacks_due.notify_one();
         }
-        let queued = !created.superseded.is_empty() || (ended.is_some() && !handed);
+        // Only a callback stored unclaimed is for the sender to find in the store: a call that
+        // ends without a StatusCallback queues none, and the sender need not read the store.
+        let queued = created
+            .superseded
+            .iter()
+            .any(|c| c.status_callback().is_some())
+            || (ends_with_callback && !handed);
         if queued {
             self.wake_callbacks();
         }

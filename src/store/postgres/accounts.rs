@@ -37,7 +37,8 @@ impl Upkeep for PgStore {
         tokio::join!(
             self.keep_replica_lock(stop.clone()),
             self.run_announcer(stop.clone()),
-            self.run_listener(stop),
+            self.run_listener(stop.clone()),
+            self.run_registrar(stop),
         );
     }
 

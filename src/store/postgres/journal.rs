@@ -4,7 +4,8 @@ use super::PgStore;
 use crate::store::{JournalledRequest, StoreError};
 
 impl PgStore {
-    /// Appends `entries` (oldest first), then deletes the oldest beyond `keep` (by `at`).
+    /// Appends `entries` (oldest first) and deletes the oldest (by `at`) beyond the newest
+    /// `keep` of the rows written before: the table holds at most `keep` and the last batch.
     pub async fn journal_requests(
         &self,
         entries: &[JournalledRequest],
@@ -17,27 +18,23 @@ impl PgStore {
             entries.iter().map(|e| e.account_sid.as_deref()).collect();
         let texts: Vec<&str> = entries.iter().map(|e| e.entry.as_str()).collect();
         let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
-        // One simple round trip for both: the insert in order, then the trim.
-        let mut tx = self.pool().begin().await?;
+        // One statement, one round trip: the insert in order, and the trim of the rows older
+        // than the newest `keep` that were there before it (a statement does not see its own
+        // inserts), so the table holds at most `keep` and one batch; reads take the newest.
         sqlx::query(
-            "INSERT INTO request_journal (at, account_sid, entry)
-             SELECT t, a, e FROM unnest($1::bigint[], $2::text[], $3::text[])
-                 WITH ORDINALITY AS u(t, a, e, n)
-             ORDER BY n",
+            "WITH added AS (INSERT INTO request_journal (at, account_sid, entry)
+                 SELECT t, a, e FROM unnest($1::bigint[], $2::text[], $3::text[])
+                     WITH ORDINALITY AS u(t, a, e, n)
+                 ORDER BY n)
+             DELETE FROM request_journal WHERE (at, id) <= (SELECT at, id FROM request_journal
+                 ORDER BY at DESC, id DESC OFFSET $4 LIMIT 1)",
         )
         .bind(ats)
         .bind(accounts)
         .bind(texts)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM request_journal WHERE (at, id) <= (SELECT at, id FROM request_journal
-                 ORDER BY at DESC, id DESC OFFSET $1 LIMIT 1)",
-        )
         .bind(keep.max(0))
-        .execute(&mut *tx)
+        .execute(self.pool())
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

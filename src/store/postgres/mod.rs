@@ -15,8 +15,10 @@
 //! - each replica holds a session advisory lock on its id on a connection of its own for as
 //!   long as it lives, so `resume_interrupted_callbacks` can tell a replica that died (its lock
 //!   is gone) from one still delivering;
-//! - what a replica publishes, and the calls and callbacks it makes due, reach the others over
-//!   `LISTEN/NOTIFY` ([`notify`]); the request journal is a table ([`journal`]).
+//! - the calls and callbacks a replica makes due reach the others over `LISTEN/NOTIFY`
+//!   ([`notify`]), and so do the events it publishes while another replica has a reader of
+//!   `/_emulator/events` ([`listeners`], which says what a reader is guaranteed to see); the
+//!   request journal is a table ([`journal`]).
 //!
 //! Migrations (`migrations/postgres/`) run at start-up through sqlx's migrator. In sqlx 0.8,
 //! `Migrator::run` (sqlx-core `migrate/migrator.rs`; `locking` is true by default) first calls
@@ -30,10 +32,14 @@ mod callbacks;
 mod caller_ids;
 mod calls;
 mod journal;
+mod listeners;
 mod notify;
 use super::rows;
+mod updates;
 mod wire;
 mod writes;
+
+pub use listeners::Interest;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -64,7 +70,7 @@ pub const CALLBACK_LEASE_SECONDS: f64 = 60.0;
 pub const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 /// The first key of the advisory locks the replicas hold on their ids ("CEMU").
-const REPLICA_LOCK_SPACE: i32 = 0x4345_4D55;
+pub(super) const REPLICA_LOCK_SPACE: i32 = 0x4345_4D55;
 
 /// The first key of the transaction locks on a number being verified ("CEMN").
 const NUMBER_LOCK_SPACE: i32 = 0x4345_4D4E;
@@ -101,6 +107,8 @@ struct Inner {
     listen_pool: PgPool,
     /// The lease of a claimed callback, in milliseconds.
     lease_ms: AtomicU64,
+    /// Which replicas have readers of their events, this one included.
+    listeners: listeners::Registry,
     /// Turns on numbers within this process, by [`number_lock`] key: a validation request
     /// waits here for others on the same number before it takes a connection, so that a
     /// burst for one number holds one pool connection waiting on the number's advisory lock,
@@ -146,7 +154,7 @@ impl PgStore {
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
-        Ok(PgStore {
+        let store = PgStore {
             inner: Arc::new(Inner {
                 pool,
                 options,
@@ -158,11 +166,17 @@ impl PgStore {
                 inbox_sender,
                 listen_pool,
                 lease_ms: AtomicU64::new((CALLBACK_LEASE_SECONDS * 1000.0) as u64),
+                listeners: listeners::Registry::new(),
                 number_turns: (0..NUMBER_TURNS)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
             }),
-        })
+        };
+        // Before the first request is served, and with this replica's lock held: a replica
+        // that registered its event readers before the lock was taken did not wait for this
+        // one's acknowledgement, so this read is how this one knows of it.
+        store.read_listeners(false).await?;
+        Ok(store)
     }
 
     pub(super) fn pool(&self) -> &PgPool {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
 
-use super::{wire, PgStore};
+use super::{listeners, wire, PgStore};
 use crate::store::Announcement;
 
 /// The channel every replica listens on.
@@ -101,7 +101,9 @@ impl PgStore {
         Ok(())
     }
 
-    /// Listens to the other replicas until `stop` turns true.
+    /// Listens to the other replicas until `stop` turns true. Each time `LISTEN` begins, and
+    /// every [`listeners::REFRESH`], it reads which replicas have event readers
+    /// ([`super::listeners`]), in turn with the notifications.
     pub(super) async fn run_listener(&self, mut stop: watch::Receiver<bool>) {
         let inbox = self.inner.inbox_sender.clone();
         loop {
@@ -115,17 +117,36 @@ impl PgStore {
                     }
                 }
             };
+            if let Err(e) = self.read_listeners(true).await {
+                tracing::warn!(error = %e, "could not read which replicas have event readers");
+            }
+            let mut refresh = tokio::time::interval(listeners::REFRESH);
+            refresh.reset();
             loop {
                 let received = tokio::select! {
                     r = listener.recv() => r,
+                    _ = refresh.tick() => {
+                        if let Err(e) = self.read_listeners(false).await {
+                            tracing::warn!(error = %e, "could not read which replicas have event readers");
+                        }
+                        continue;
+                    }
                     _ = stop.changed() => return,
                 };
                 match received {
                     Ok(n) => {
-                        if let Some(a) = wire::decode(self.replica(), n.payload()) {
-                            if inbox.try_send(a).is_err() {
-                                tracing::warn!("the received announcements are not taken");
-                            }
+                        let Some(got) = wire::decode(self.replica(), n.payload()) else {
+                            continue;
+                        };
+                        if got.listening.is_some() || !got.acks.is_empty() {
+                            self.heard_of_listeners(got.from, got.listening, &got.acks)
+                                .await;
+                        }
+                        let a = got.announcement;
+                        if (a.calls_due || a.callbacks_due || !a.events.is_empty())
+                            && inbox.try_send(a).is_err()
+                        {
+                            tracing::warn!("the received announcements are not taken");
                         }
                     }
                     Err(e) => {

@@ -1,5 +1,6 @@
 //! The text of a NOTIFY on [`super::notify::CHANNEL`]: what one replica tells the others (its
-//! events and what it made due), as compact JSON, parsed back into domain types at this edge.
+//! events, what it made due, whether it has event readers and whose of those it knows of), as
+//! compact JSON, parsed back into domain types at this edge.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,35 @@ pub(super) struct Payload {
     pub b: bool,
     #[serde(default)]
     pub e: Vec<Wire>,
+    /// The sender gained its first event reader (`true`) or lost its last one (`false`); see
+    /// [`super::listeners`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l: Option<bool>,
+    /// The replicas whose readers the sender now knows of: it announces its events from now on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub a: Vec<i32>,
+}
+
+/// What one NOTIFY from another replica says.
+pub(super) struct Received {
+    pub from: i32,
+    pub announcement: Announcement,
+    pub listening: Option<bool>,
+    pub acks: Vec<i32>,
+}
+
+/// The payload of a replica's news about its event readers: `listening` or not, and the
+/// replicas whose readers it acknowledges.
+pub(super) fn listening(replica: i32, listening: Option<bool>, acks: Vec<i32>) -> String {
+    serde_json::to_string(&Payload {
+        r: replica,
+        c: false,
+        b: false,
+        e: Vec::new(),
+        l: listening,
+        a: acks,
+    })
+    .unwrap_or_default()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -217,6 +247,8 @@ pub(super) fn encode(replica: i32, announcements: &[Announcement], limit: usize)
             c,
             b,
             e: Vec::new(),
+            l: None,
+            a: Vec::new(),
         })
         .unwrap_or_default()
     };
@@ -261,7 +293,7 @@ pub(super) fn encode(replica: i32, announcements: &[Announcement], limit: usize)
 }
 
 /// Reads a payload: `None` when it is this replica's own or not one of ours.
-pub(super) fn decode(own: i32, text: &str) -> Option<Announcement> {
+pub(super) fn decode(own: i32, text: &str) -> Option<Received> {
     let payload: Payload = match serde_json::from_str(text) {
         Ok(p) => p,
         Err(e) => {
@@ -279,10 +311,15 @@ pub(super) fn decode(own: i32, text: &str) -> Option<Announcement> {
             Err(e) => tracing::warn!(error = %e, "an announced event that does not parse"),
         }
     }
-    Some(Announcement {
-        events,
-        calls_due: payload.c,
-        callbacks_due: payload.b,
+    Some(Received {
+        from: payload.r,
+        announcement: Announcement {
+            events,
+            calls_due: payload.c,
+            callbacks_due: payload.b,
+        },
+        listening: payload.l,
+        acks: payload.a,
     })
 }
 
@@ -310,7 +347,11 @@ mod tests {
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() <= 1_000));
         assert!(payloads.iter().all(|p| decode(3, p).is_none()));
-        let read: Vec<Announcement> = payloads.iter().filter_map(|p| decode(4, p)).collect();
+        let read: Vec<Announcement> = payloads
+            .iter()
+            .filter_map(|p| decode(4, p))
+            .map(|r| r.announcement)
+            .collect();
         assert!(read[0].calls_due && !read[0].callbacks_due);
         let sids: Vec<String> = read
             .iter()
@@ -330,7 +371,7 @@ mod tests {
         };
         let payloads = encode(1, &[wake], 7_900);
         assert_eq!(payloads.len(), 1);
-        let read = decode(2, &payloads[0]).expect("read");
+        let read = decode(2, &payloads[0]).expect("read").announcement;
         assert!(read.callbacks_due && read.events.is_empty());
         assert!(encode(1, &[Announcement::default()], 7_900).is_empty());
         assert!(decode(2, "not json").is_none());
@@ -362,6 +403,8 @@ mod tests {
             c: false,
             b: false,
             e: vec![Wire::of(&event(Some(20404))), Wire::of(&event(None))],
+            l: None,
+            a: Vec::new(),
         };
         let text = serde_json::to_string(&payload).expect("text");
         assert_eq!(codes(&text), [Some(20404), None]);
@@ -369,5 +412,16 @@ mod tests {
         let older = r#"{"r":2,"e":[{"t":"request_journalled","account_sid":null,
             "request_id":"RQ00000000000000000000000000000001","method":"GET","path":"/","status":200}]}"#;
         assert_eq!(codes(older), [None]);
+    }
+
+    #[test]
+    fn news_of_readers_and_acknowledgements_read_back() {
+        let text = listening(5, Some(true), Vec::new());
+        let read = decode(6, &text).expect("read");
+        assert_eq!((read.from, read.listening), (5, Some(true)));
+        assert!(read.acks.is_empty() && read.announcement.events.is_empty());
+        let ack = decode(5, &listening(6, None, vec![5, 9])).expect("read");
+        assert_eq!((ack.from, ack.listening, ack.acks), (6, None, vec![5, 9]));
+        assert!(!ack.announcement.calls_due && !ack.announcement.callbacks_due);
     }
 }

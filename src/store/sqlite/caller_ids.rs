@@ -144,6 +144,12 @@ impl CallerIdStore for SqliteStore {
 }
 
 impl super::Core {
+    /// Whether a callee behaviour is set for `phone` on `account` (read holding the writer's
+    /// turn, as [`super::Core::number_taken`]).
+    pub(super) fn behavior_set(&self, account: &AccountSid, phone: &PhoneNumber) -> bool {
+        self.memory().behavior(account, phone).is_some()
+    }
+
     /// Whether `account` has `phone` verified: committed (in memory, which must be read while
     /// holding the writer's turn) or made earlier in the same transaction (`made`). The one
     /// already-verified check of every write that creates a caller ID.

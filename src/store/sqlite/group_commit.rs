@@ -145,6 +145,10 @@ async fn create_group(
             )));
             continue;
         }
+        if new.assumes_no_behavior && core.behavior_set(&call.account_sid, &call.to) {
+            outcomes.push(Err(StoreError::BehaviorSet));
+            continue;
+        }
         match create_one(&mut write, new, savepoints).await {
             Ok(created) => {
                 made.extend(&new.change.caller_id);

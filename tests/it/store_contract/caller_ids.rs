@@ -241,4 +241,27 @@ contract_tests! {
             None
         );
     }
+
+    /// A call planned assuming no behaviour is set for its number is stored only while none
+    /// is: with one set, nothing is written and the store says so.
+    async fn a_call_planned_without_a_behaviour_is_refused_once_one_is_set(b: Backend) {
+        let s = &b.store;
+        let a = new_account(s).await;
+        let mut plan = Request::new(&a, &phone(1)).plan();
+        plan.assumes_no_behavior = true;
+        let sid = plan.change.to.sid.clone();
+        s.create_call(plan).await.expect("no behaviour set: stored");
+        assert!(s.call(&sid).await.expect("call").is_some());
+
+        s.set_behavior(&a, &phone(2), Behavior::CorrectCode)
+            .await
+            .expect("set");
+        let mut plan = Request::new(&a, &phone(2)).plan();
+        plan.assumes_no_behavior = true;
+        let sid = plan.change.to.sid.clone();
+        let refused = s.create_call(plan).await;
+        assert!(matches!(refused, Err(StoreError::BehaviorSet)), "{refused:?}");
+        assert!(s.call(&sid).await.expect("call").is_none(), "nothing written");
+        assert!(listed_with_number(s, &a, &phone(2)).await.is_empty());
+    }
 }

@@ -193,6 +193,7 @@ impl Request {
             change: CallChange::of_steps(steps, to, vec![queued], now),
             supersede: Supersede::by(&call.sid, now),
             claim_callback: false,
+            assumes_no_behavior: false,
         }
     }
 
