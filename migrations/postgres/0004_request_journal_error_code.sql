@@ -7,4 +7,4 @@
 -- in before the closing brace.
 UPDATE request_journal
    SET entry = left(entry, -1) || ',"error_code":null}'
- WHERE entry LIKE '{%}' AND entry NOT LIKE '%"error_code":%';
+ WHERE entry LIKE '{%}' AND NOT (entry::jsonb ? 'error_code');
