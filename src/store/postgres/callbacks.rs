@@ -167,7 +167,8 @@ impl CallbackStore for PgStore {
         let states: Vec<&str> = attempts.iter().map(|d| d.state.as_str()).collect();
         let next: Vec<Option<i64>> = attempts.iter().map(|d| d.next_attempt_at).collect();
         // One statement: the attempts and their callbacks' new states commit together. A
-        // callback with two attempts in one call takes the last one's state.
+        // callback with two attempts in one call takes the last one's state. The attempt of a
+        // callback deleted while it was delivered (a reset, its account deleted) is dropped.
         sqlx::query(
             "WITH a AS (
                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[],
@@ -178,7 +179,8 @@ impl CallbackStore for PgStore {
                 INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
                     status_code, latency_ms, error)
                 SELECT callback_id, attempt, at, url, signature, status_code, latency_ms, error
-                FROM a ORDER BY n)
+                FROM a WHERE EXISTS (SELECT 1 FROM callbacks c WHERE c.id = a.callback_id)
+                ORDER BY n)
              UPDATE callbacks c SET state = last.state, attempts = last.attempt,
                  next_attempt_at = last.next_attempt_at,
                  claimed_by = CASE WHEN last.state = 'sending' THEN c.claimed_by END,

@@ -28,9 +28,12 @@ pub(super) async fn write_attempts(
         }
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
+        // Only the attempts of callbacks still there: one deleted while it was being delivered
+        // (a reset, its account closed) has no row to record against, and must not fail the
+        // transaction, which holds validation requests too.
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
-             status_code, latency_ms, error) ",
+             status_code, latency_ms, error) SELECT * FROM (",
         );
         q.push_values(chunk, |mut row, done| {
             let a = &done.attempt;
@@ -44,7 +47,8 @@ pub(super) async fn write_attempts(
                 .push_bind(&a.error);
         });
         q.push(
-            "; UPDATE callbacks SET state = v.column2, attempts = v.column3,
+            ") AS v WHERE EXISTS (SELECT 1 FROM callbacks WHERE id = v.column1);
+             UPDATE callbacks SET state = v.column2, attempts = v.column3,
              next_attempt_at = v.column4 FROM (",
         );
         q.push_values(chunk, |mut row, done| {

@@ -1,7 +1,7 @@
 //! The StatusCallback queue: claiming, requeueing, and resuming what a crash left `sending`.
 
 use callerid_emulator::domain::call::Behavior;
-use callerid_emulator::domain::callback::{Callback, CallbackMethod, CallbackState};
+use callerid_emulator::domain::callback::{Attempted, Callback, CallbackMethod, CallbackState};
 
 use super::fixtures::*;
 
@@ -211,5 +211,40 @@ contract_tests! {
         let again = s.claim_due_callbacks(T0, 10).await.expect("claim");
         assert_eq!(ids(&again), [handed.id]);
         assert_eq!(again[0].idempotency_token, handed.idempotency_token);
+    }
+
+    /// An attempt of a callback deleted while it was being delivered (its account deleted, or
+    /// a reset) is dropped without an error, and the attempts recorded with it still are.
+    async fn an_attempt_of_a_deleted_callback_is_dropped_and_the_others_kept(b: Backend) {
+        let s = &b.store;
+        let gone_account = new_account(s).await;
+        ended_call_with_callback(s, &gone_account, &phone(8), T0).await;
+        let a = new_account(s).await;
+        let kept_call = ended_call_with_callback(s, &a, &phone(9), T0).await;
+        let claimed = s.claim_due_callbacks(T0, 10).await.expect("claim");
+        assert_eq!(claimed.len(), 2);
+        assert!(s.delete_account(&gone_account).await.expect("delete"));
+        let (gone, kept): (Vec<_>, Vec<_>) =
+            claimed.iter().partition(|cb| cb.account_sid == gone_account);
+        let attempts: Vec<Attempted> = [(gone[0], 200), (kept[0], 204)]
+            .into_iter()
+            .map(|(cb, status)| Attempted {
+                attempt: attempt(cb, 1, T0 + 5, Some(status), None),
+                state: CallbackState::Delivered,
+                next_attempt_at: None,
+            })
+            .collect();
+        s.record_attempts(&attempts)
+            .await
+            .expect("recorded without the deleted callback's attempt");
+        let (journalled, recorded) = journal_of(s, &kept_call).await;
+        assert_eq!(journalled.state, CallbackState::Delivered);
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].status_code, Some(204));
+        assert!(s
+            .callbacks(Some(&gone_account), None, 10)
+            .await
+            .expect("journal")
+            .is_empty());
     }
 }
