@@ -16,11 +16,17 @@ use hyper::header::HeaderMap;
 use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::Url;
 
 /// The environment variables that make reqwest send plain-HTTP requests through a proxy.
 const PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+
+/// How long a kept-alive connection to a receiver may stay idle before it is closed.
+const IDLE: Duration = Duration::from_secs(90);
+
+/// Idle connections kept per receiver at most.
+const MAX_IDLE: usize = 64;
 
 pub struct CallbackClient {
     /// `None` when a proxy is set in the environment.
@@ -52,7 +58,11 @@ impl CallbackClient {
         let plain = (!proxied).then(|| {
             let mut connector = HttpConnector::new();
             connector.set_nodelay(true);
-            Client::builder(TokioExecutor::new()).build(connector)
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(IDLE)
+                .pool_max_idle_per_host(MAX_IDLE)
+                .build(connector)
         });
         Ok(CallbackClient {
             plain,
@@ -95,32 +105,39 @@ impl CallbackClient {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        let attempt = async {
-            let response = plain.request(request).await.map_err(|e| {
+        let answered = async {
+            plain.request(request).await.map_err(|e| {
                 let refused = e.is_connect();
                 (refused, chain(&e))
-            })?;
-            let status = response.status().as_u16();
-            // Read the body so the connection can be reused; its content does not matter.
-            response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| (false, chain(&e)))?;
-            Ok::<_, (bool, String)>(status)
+            })
         };
-        match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(status)) => Outcome::Answered(status),
-            Ok(Err((true, error))) => Outcome::Failed {
-                refused: true,
-                error: format!("could not connect: {error}"),
-            },
-            Ok(Err((false, error))) => Outcome::Failed {
-                refused: false,
-                error: format!("request failed: {error}"),
-            },
-            Err(_) => self.timed_out(),
-        }
+        let started = tokio::time::Instant::now();
+        let response = match tokio::time::timeout(self.timeout, answered).await {
+            Ok(Ok(response)) => response,
+            Ok(Err((true, error))) => {
+                return Outcome::Failed {
+                    refused: true,
+                    error: format!("could not connect: {error}"),
+                }
+            }
+            Ok(Err((false, error))) => {
+                return Outcome::Failed {
+                    refused: false,
+                    error: format!("request failed: {error}"),
+                }
+            }
+            Err(_) => return self.timed_out(),
+        };
+        let status = response.status().as_u16();
+        // The receiver has answered: that is the attempt's outcome. Its body is read and
+        // dropped, frame by frame, within what is left of the timeout, so that the connection
+        // can be reused; a body that fails or stalls only costs the connection.
+        let mut body = response.into_body();
+        let _ = tokio::time::timeout_at(started + self.timeout, async {
+            while let Some(Ok(_)) = body.frame().await {}
+        })
+        .await;
+        Outcome::Answered(status)
     }
 
     async fn send_other(

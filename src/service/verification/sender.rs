@@ -110,7 +110,12 @@ async fn run(service: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             let (service, recorder, busy) = (service.clone(), recorder.clone(), busy.clone());
             in_flight.spawn(deliver_batch(service, recorder, busy, batch));
         }
-        let wait = due_at.map_or(1_000, |at| (at - now_millis()).clamp(1, 1_000));
+        // With every slot busy, a settled callback wakes the loop: nothing to time until then.
+        let full = busy.load(Ordering::Acquire) >= MAX_IN_FLIGHT;
+        let wait = match due_at {
+            Some(at) if !full => (at - now_millis()).clamp(1, 1_000),
+            _ => 1_000,
+        };
         tokio::select! {
             // A callback was handed over or queued, or a delivery ended: a slot is free (and
             // a retry may be due).
