@@ -15,7 +15,7 @@
 //! counted), and a subscriber that stops reading keeps at most [`RING`] batches; either way its
 //! next read tells it how many events it missed, so it can resynchronise.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,13 @@ pub struct Batch {
     /// Events published into this batch but dropped because the queue was full (after
     /// `events` in order).
     pub dropped: u64,
+    /// The requests journalled in this process since the previous batch, by their numbers in
+    /// the request journal (see [`Events::journal_advanced`]): their `request.journalled`
+    /// events are taken from the journal when the batch is rendered.
+    pub journal: std::ops::Range<u64>,
+    /// For each of `events`, the number of the newest request journalled when it was
+    /// published: the journal's events go between the batch's events in that order.
+    pub journal_at: Vec<u64>,
     /// The views rendered so far, by account filter.
     views: Mutex<Vec<(Option<AccountSid>, Bytes)>>,
 }
@@ -83,6 +90,10 @@ struct Queue {
     dropped: u64,
     /// The number of the first event waiting.
     start: u64,
+    /// The journal's number at the last batch taken.
+    journal_taken: u64,
+    /// The journal's number when each of `events` was published.
+    journal_at: Vec<u64>,
 }
 
 struct Shared {
@@ -94,6 +105,10 @@ struct Shared {
     /// Subscriptions alive, kept beside the channel's own count, which takes a lock to read.
     listeners: AtomicUsize,
     dispatching: AtomicBool,
+    /// The number of the newest request in the request journal.
+    journal: AtomicU64,
+    /// Whether requests were journalled since the last batch was taken.
+    journal_pending: AtomicBool,
 }
 
 pub struct Events {
@@ -159,6 +174,8 @@ impl Events {
                 sender: broadcast::channel(RING).0,
                 listeners: AtomicUsize::new(0),
                 dispatching: AtomicBool::new(false),
+                journal: AtomicU64::new(0),
+                journal_pending: AtomicBool::new(false),
             }),
         }
     }
@@ -166,7 +183,11 @@ impl Events {
     /// Subscribes, and starts the dispatcher on the first subscription (so it runs on the
     /// server's runtime, and only once someone listens).
     pub fn subscribe(&self) -> Subscription {
-        self.shared.listeners.fetch_add(1, Ordering::Relaxed);
+        if self.shared.listeners.fetch_add(1, Ordering::Relaxed) == 0 {
+            // Requests journalled while nobody listened are not news to the first listener.
+            let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.journal_taken = self.shared.journal.load(Ordering::Acquire);
+        }
         let receiver = self.shared.sender.subscribe();
         if !self.shared.dispatching.swap(true, Ordering::AcqRel) {
             tokio::spawn(dispatch(self.shared.clone()));
@@ -198,14 +219,27 @@ impl Events {
         }
     }
 
+    /// Notes that the request journal's newest request is now number `seq` (the journal
+    /// numbers its requests from 1, in the order it holds them). A request costs the stream
+    /// only this: its `request.journalled` event is read from the journal when the batch is
+    /// rendered, instead of being built and queued per request.
+    pub fn journal_advanced(&self, seq: u64) {
+        self.shared.journal.fetch_max(seq, Ordering::AcqRel);
+        if self.is_listened() && !self.shared.journal_pending.swap(true, Ordering::AcqRel) {
+            self.shared.wake.notify_one();
+        }
+    }
+
     fn enqueue(&self, events: impl IntoIterator<Item = Event>) {
         let wake = {
             let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
             let was = (queue.events.is_empty() && queue.dropped == 0, queue.urgent);
+            let journal_at = self.shared.journal.load(Ordering::Acquire);
             for event in events {
                 if queue.events.len() < self.shared.backlog {
                     queue.urgent |= !matches!(event, Event::RequestJournalled { .. });
                     queue.events.push(event);
+                    queue.journal_at.push(journal_at);
                 } else {
                     queue.dropped += 1;
                 }
@@ -222,7 +256,8 @@ impl Shared {
     /// Whether anything waits, and whether it is urgent.
     fn waiting(&self) -> Option<bool> {
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        (!queue.events.is_empty() || queue.dropped > 0).then_some(queue.urgent)
+        let journalled = self.journal_pending.load(Ordering::Acquire);
+        (!queue.events.is_empty() || queue.dropped > 0 || journalled).then_some(queue.urgent)
     }
 
     fn take(&self) -> Batch {
@@ -230,13 +265,23 @@ impl Shared {
         let start = queue.start;
         let capacity = queue.events.len();
         let events = std::mem::replace(&mut queue.events, Vec::with_capacity(capacity));
+        let journal_at = std::mem::replace(&mut queue.journal_at, Vec::with_capacity(capacity));
         let dropped = std::mem::take(&mut queue.dropped);
         queue.urgent = false;
         queue.start += events.len() as u64 + dropped;
+        self.journal_pending.store(false, Ordering::Release);
+        let journal_end = self
+            .journal
+            .load(Ordering::Acquire)
+            .max(queue.journal_taken);
+        let journal = queue.journal_taken..journal_end;
+        queue.journal_taken = journal_end;
         Batch {
             start,
             events,
             dropped,
+            journal,
+            journal_at,
             views: Mutex::default(),
         }
     }

@@ -63,6 +63,31 @@ fn step(step: &CallStep) -> Step<'_> {
     }
 }
 
+/// Appends one `request.journalled` SSE event, from the journal's fields.
+pub(crate) fn write_journalled(
+    out: &mut Vec<u8>,
+    account_sid: Option<&str>,
+    request_id: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    error_code: Option<u32>,
+) {
+    out.extend_from_slice(b"event: request.journalled\ndata: ");
+    let _ = serde_json::to_writer(
+        &mut *out,
+        &Journalled {
+            account_sid,
+            request_id,
+            method,
+            path,
+            status,
+            error_code,
+        },
+    );
+    out.extend_from_slice(b"\n\n");
+}
+
 /// Appends `event` as one SSE event (`event:` and `data:` lines, a blank line) to `out`.
 pub(super) fn write_sse(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b"event: ");

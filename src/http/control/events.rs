@@ -23,6 +23,7 @@ use crate::domain::event::Event;
 use crate::domain::sid::AccountSid;
 use crate::http::error::ApiError;
 use crate::http::form::Params;
+use crate::http::middleware::journal::Journal;
 use crate::http::AppState;
 use crate::service::events::{Batch, Subscription};
 
@@ -56,23 +57,48 @@ fn wanted(filter: Option<&AccountSid>, event: &Event) -> bool {
 const JOURNALLED_PER_BATCH: usize = 20;
 
 /// The SSE text of the events of `batch` that a client with `filter` sees (empty if none).
-fn view(batch: &Batch, filter: Option<&AccountSid>) -> Bytes {
+/// The `request.journalled` events of this process's requests come from `journal` (see
+/// `Journal::feeds_events`), after the batch's other events; those of other replicas come in
+/// the batch. Past [`JOURNALLED_PER_BATCH`] of them, the older are counted in one
+/// `requests.skipped` first.
+fn view(batch: &Batch, filter: Option<&AccountSid>, journal: Option<&Journal>) -> Bytes {
     batch.view(filter, |events| {
+        let (local_skipped, local) = journal
+            .map(|j| {
+                j.journalled_sse(
+                    &batch.journal,
+                    filter.map(AccountSid::as_str),
+                    JOURNALLED_PER_BATCH,
+                )
+            })
+            .unwrap_or_default();
         let seen = || events.iter().filter(|e| wanted(filter, e));
         let journalled = seen().filter(|e| is_journalled(e)).count();
         let mut skip = journalled.saturating_sub(JOURNALLED_PER_BATCH);
         let mut out = Vec::new();
-        if skip > 0 {
+        let skipped = skip as u64 + local_skipped;
+        if skipped > 0 {
             out.extend_from_slice(
-                format!("event: requests.skipped\ndata: {{\"count\":{skip}}}\n\n").as_bytes(),
+                format!("event: requests.skipped\ndata: {{\"count\":{skipped}}}\n\n").as_bytes(),
             );
         }
-        for event in seen() {
+        // This process's requests go where they were journalled among the batch's events.
+        let mut local = local.into_iter().peekable();
+        for (event, at) in events.iter().zip(&batch.journal_at) {
+            while let Some((_, text)) = local.next_if(|(seq, _)| seq <= at) {
+                out.extend_from_slice(&text);
+            }
+            if !wanted(filter, event) {
+                continue;
+            }
             if skip > 0 && is_journalled(event) {
                 skip -= 1;
                 continue;
             }
             event_view::write_sse(&mut out, event);
+        }
+        for (_, text) in local {
+            out.extend_from_slice(&text);
         }
         Bytes::from(out)
     })
@@ -83,6 +109,8 @@ fn is_journalled(event: &Event) -> bool {
 }
 
 struct Reader {
+    /// The server's state, for its request journal; `None` in unit tests.
+    app: Option<AppState>,
     subscription: Subscription,
     filter: Option<AccountSid>,
     closing: watch::Receiver<bool>,
@@ -123,7 +151,11 @@ async fn next(mut reader: Reader) -> Option<(Result<Bytes, Infallible>, Reader)>
         let expected = reader.next.unwrap_or(batch.start);
         let missed = batch.start.saturating_sub(expected) + batch.dropped;
         reader.next = Some(batch.end());
-        let text = view(&batch, reader.filter.as_ref());
+        let text = view(
+            &batch,
+            reader.filter.as_ref(),
+            reader.app.as_ref().map(|a| &a.journal),
+        );
         let chunk = if missed > 0 {
             let mut out = format!("event: resync\ndata: {{\"missed\":{missed}}}\n\n").into_bytes();
             out.extend_from_slice(&text);
@@ -145,6 +177,7 @@ fn stream_of(reader: Reader) -> impl Stream<Item = Result<Bytes, Infallible>> + 
 pub(super) async fn events(State(app): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let filter = account_filter(&uri)?;
     let reader = Reader {
+        app: Some(app.clone()),
         subscription: app.service.subscribe_events().await,
         filter,
         closing: app.closing.subscribe(),
@@ -207,6 +240,7 @@ mod tests {
         let events = Events::new(16);
         let (_closing, closing) = watch::channel(false);
         let mut stream = std::pin::pin!(stream_of(Reader {
+            app: None,
             subscription: events.subscribe(),
             filter: None,
             closing,
@@ -239,7 +273,7 @@ mod tests {
         events.publish(|| (0..100).map(journalled).chain([Event::Reset]).collect());
         let batch = subscription.recv_batch().await.expect("a batch");
         assert_eq!(batch.events.len(), 101, "one batch holds the burst");
-        let text = String::from_utf8(view(&batch, None).to_vec()).expect("utf-8");
+        let text = String::from_utf8(view(&batch, None, None).to_vec()).expect("utf-8");
         let names: Vec<&str> = text
             .lines()
             .filter_map(|l| l.strip_prefix("event: "))
@@ -264,7 +298,7 @@ mod tests {
         // A quiet batch is sent whole, with no count.
         events.publish(|| (0..JOURNALLED_PER_BATCH).map(journalled).collect());
         let batch = subscription.recv_batch().await.expect("a batch");
-        let text = String::from_utf8(view(&batch, None).to_vec()).expect("utf-8");
+        let text = String::from_utf8(view(&batch, None, None).to_vec()).expect("utf-8");
         assert!(!text.contains("requests.skipped"));
         assert_eq!(
             text.matches("event: request.journalled").count(),

@@ -6,6 +6,7 @@
 mod accounts;
 mod calls;
 mod event_view;
+pub(crate) use event_view::write_journalled;
 mod events;
 mod faults;
 mod health;

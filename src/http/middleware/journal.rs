@@ -21,6 +21,7 @@ use crate::domain::sid::RequestSid;
 use crate::http::edge::Via;
 use crate::http::form::Params;
 use crate::http::render::rfc3339_millis;
+use crate::service::events::Events;
 use crate::service::{Service, ServiceError};
 use crate::store::JournalledRequest;
 
@@ -142,11 +143,33 @@ impl Recorded {
     }
 }
 
+/// The requests held, oldest first, and the number of the newest: requests are numbered from
+/// 1 in the order they are journalled, so the one at index `i` is number
+/// `newest - len + 1 + i`.
+#[derive(Default)]
+struct Ring {
+    entries: VecDeque<Recorded>,
+    newest: u64,
+}
+
+impl std::ops::Deref for Ring {
+    type Target = VecDeque<Recorded>;
+    fn deref(&self) -> &VecDeque<Recorded> {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Ring {
+    fn deref_mut(&mut self) -> &mut VecDeque<Recorded> {
+        &mut self.entries
+    }
+}
+
 /// The most recent Twilio API requests, bounded in number.
 pub struct Journal {
     capacity: usize,
     /// The journal itself; on a shared store, the requests not yet written to it.
-    entries: Mutex<VecDeque<Recorded>>,
+    entries: Mutex<Ring>,
     /// Whether the journal lives in a store shared by replicas.
     shared: bool,
     /// Held while waiting requests are written, so that they are written in order.
@@ -160,7 +183,10 @@ impl Journal {
     pub fn new(capacity: usize, shared: bool) -> Journal {
         Journal {
             capacity,
-            entries: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            entries: Mutex::new(Ring {
+                entries: VecDeque::with_capacity(capacity.min(4096)),
+                newest: 0,
+            }),
             shared,
             writing: tokio::sync::Mutex::new(()),
             full: Notify::new(),
@@ -171,19 +197,82 @@ impl Journal {
         self.shared
     }
 
-    pub(super) fn push(&self, entry: Recorded) {
+    /// Whether the change-event stream takes its `request.journalled` events from this
+    /// journal ([`Journal::journalled_sse`]) rather than from an event per request: it does
+    /// when the journal is this process's own and holds requests. A shared journal's requests
+    /// must reach the other replicas' streams too, so they go out as events.
+    pub fn feeds_events(&self) -> bool {
+        !self.shared && self.capacity > 0
+    }
+
+    /// Journals `entry`; when the journal feeds the event stream, tells `events` its number.
+    pub(super) fn push(&self, entry: Recorded, events: &Events) {
         if self.capacity == 0 {
             return;
         }
-        if let Ok(mut entries) = self.entries.lock() {
-            while entries.len() >= self.capacity {
-                entries.pop_front();
+        let seq = if let Ok(mut ring) = self.entries.lock() {
+            while ring.len() >= self.capacity {
+                ring.pop_front();
             }
-            entries.push_back(entry);
-            if self.shared && entries.len() == FLUSH_AT {
+            ring.push_back(entry);
+            ring.newest += 1;
+            if self.shared && ring.len() == FLUSH_AT {
                 self.full.notify_one();
             }
+            ring.newest
+        } else {
+            return;
+        };
+        if self.feeds_events() {
+            events.journal_advanced(seq);
         }
+    }
+
+    /// The `request.journalled` events of the requests numbered in `range` (after its start,
+    /// up to its end) that a stream with `account` sees, each as SSE text with its number: the
+    /// newest `limit`, oldest first, and how many others there were (requests no longer held
+    /// are counted only without a filter, since their account is gone with them).
+    pub fn journalled_sse(
+        &self,
+        range: &Range<u64>,
+        account: Option<&str>,
+        limit: usize,
+    ) -> (u64, Vec<(u64, Vec<u8>)>) {
+        let Ok(ring) = self.entries.lock() else {
+            return (0, Vec::new());
+        };
+        let first = (ring.newest + 1).saturating_sub(ring.len() as u64);
+        let from = (range.start + 1).max(first);
+        let evicted = if account.is_none() {
+            from.saturating_sub(range.start + 1)
+        } else {
+            0
+        };
+        if from > range.end {
+            return (evicted, Vec::new());
+        }
+        let wanted: Vec<(u64, &Recorded)> = (from..=range.end)
+            .zip(ring.range((from - first) as usize..=(range.end - first) as usize))
+            .filter(|(_, r)| account.is_none_or(|a| r.target.account_sid() == Some(a)))
+            .collect();
+        let skipped = wanted.len().saturating_sub(limit);
+        let shown = wanted[skipped..]
+            .iter()
+            .map(|(seq, r)| {
+                let mut out = Vec::new();
+                crate::http::control::write_journalled(
+                    &mut out,
+                    r.target.account_sid(),
+                    r.request_id.as_str(),
+                    r.method.as_str(),
+                    r.target.path(),
+                    r.status,
+                    r.error_code,
+                );
+                (*seq, out)
+            })
+            .collect();
+        (evicted + skipped as u64, shown)
     }
 
     /// Writes the waiting requests to the shared store, in batches, until `stop` turns true
@@ -211,7 +300,7 @@ impl Journal {
     pub async fn flush(&self, service: &Service) -> Result<(), ServiceError> {
         let _writing = self.writing.lock().await;
         let waiting: Vec<Recorded> = match self.entries.lock() {
-            Ok(mut entries) => entries.drain(..).collect(),
+            Ok(mut ring) => ring.drain(..).collect(),
             Err(_) => return Ok(()),
         };
         if waiting.is_empty() {
@@ -287,27 +376,89 @@ mod tests {
     #[test]
     fn journal_is_bounded() {
         let j = Journal::new(2, false);
+        let events = Events::new(16);
         let mut ids = Vec::new();
         for _ in 0..5 {
             let request_id = RequestSid::next();
             ids.push(request_id.to_string());
-            j.push(Recorded {
-                request_id,
-                at_ms: 0,
-                method: axum::http::Method::GET,
-                target: Target::of("/", Some("A=1")),
-                body: None,
-                status: 200,
-                error_code: None,
-                duration_ms: 0.0,
-                host: None,
-                via: Via::Http,
-                fault: None,
-            });
+            j.push(
+                Recorded {
+                    request_id,
+                    at_ms: 0,
+                    method: axum::http::Method::GET,
+                    target: Target::of("/", Some("A=1")),
+                    body: None,
+                    status: 200,
+                    error_code: None,
+                    duration_ms: 0.0,
+                    host: None,
+                    via: Via::Http,
+                    fault: None,
+                },
+                &events,
+            );
         }
         let recent = j.recent(None, 10);
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0].request_id, ids[4]);
         assert_eq!(recent[0].query.get("A").map(String::as_str), Some("1"));
+    }
+
+    fn recorded(account: &str, n: usize) -> Recorded {
+        Recorded {
+            request_id: RequestSid::next(),
+            at_ms: 0,
+            method: axum::http::Method::GET,
+            target: Target::of(
+                &format!("/2010-04-01/Accounts/{account}/OutgoingCallerIds/{n}.json"),
+                None,
+            ),
+            body: None,
+            status: 404,
+            error_code: Some(20404),
+            duration_ms: 0.0,
+            host: None,
+            via: Via::Http,
+            fault: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_its_requests_from_the_journal_newest_twenty_and_a_count() {
+        let a = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let b = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let j = Journal::new(50, false);
+        let events = Events::new(16);
+        // Journalled before anyone listens: not news to the first listener.
+        j.push(recorded(a, 0), &events);
+        let mut subscription = events.subscribe();
+        for n in 1..=100 {
+            j.push(recorded(if n % 2 == 0 { a } else { b }, n), &events);
+        }
+        let batch = subscription.recv_batch().await.expect("a batch");
+        assert_eq!(batch.journal, 1..101);
+        assert!(batch.events.is_empty(), "no event was built per request");
+        let text = |(skipped, sse): (u64, Vec<(u64, Vec<u8>)>)| {
+            let all: Vec<u8> = sse.into_iter().flat_map(|(_, t)| t).collect();
+            (skipped, String::from_utf8(all).expect("utf-8"))
+        };
+        // 100 journalled, the journal holds the newest 50: the newest 20 shown, 80 counted.
+        let (skipped, all) = text(j.journalled_sse(&batch.journal, None, 20));
+        assert_eq!(skipped, 80);
+        assert_eq!(all.matches("event: request.journalled").count(), 20);
+        assert!(all.contains("/81.json") && all.contains("/100.json") && !all.contains("/80.json"));
+        assert!(all.find("/81.json") < all.find("/100.json"), "oldest first");
+        assert!(all.contains(r#""error_code":20404"#));
+        // One account's: of the 25 of its requests the journal holds, the newest 20.
+        let (skipped, mine) = text(j.journalled_sse(&batch.journal, Some(a), 20));
+        assert_eq!(skipped, 5);
+        assert_eq!(mine.matches("event: request.journalled").count(), 20);
+        assert!(!mine.contains(b));
+        // The next batch starts after this one.
+        j.push(recorded(a, 101), &events);
+        let next = subscription.recv_batch().await.expect("a batch");
+        assert_eq!(next.journal, 101..102);
+        let (skipped, one) = text(j.journalled_sse(&next.journal, None, 20));
+        assert_eq!((skipped, one.matches("event: ").count()), (0, 1));
     }
 }

@@ -127,29 +127,36 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         "request"
     );
     if let Some(target) = target {
-        app.service.publish_events(|| {
-            vec![Event::RequestJournalled {
-                account_sid: target.account_sid().and_then(AccountSid::parse),
-                request_id: request_id.clone(),
-                method: method.to_string(),
-                path: target.path().to_string(),
+        // A journal of this process's own feeds the event stream itself (see
+        // `Journal::feeds_events`): no event is built per request then.
+        if !app.journal.feeds_events() {
+            app.service.publish_events(|| {
+                vec![Event::RequestJournalled {
+                    account_sid: target.account_sid().and_then(AccountSid::parse),
+                    request_id: request_id.clone(),
+                    method: method.to_string(),
+                    path: target.path().to_string(),
+                    status,
+                    error_code,
+                }]
+            });
+        }
+        app.journal.push(
+            Recorded {
+                request_id,
+                at_ms: now_millis(),
+                method,
+                target,
+                body,
                 status,
                 error_code,
-            }]
-        });
-        app.journal.push(Recorded {
-            request_id,
-            at_ms: now_millis(),
-            method,
-            target,
-            body,
-            status,
-            error_code,
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
-            host,
-            via,
-            fault,
-        });
+                duration_ms: elapsed.as_secs_f64() * 1000.0,
+                host,
+                via,
+                fault,
+            },
+            app.service.events(),
+        );
     }
     response
 }
