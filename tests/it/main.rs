@@ -31,6 +31,7 @@ mod request_journal;
 // Verification calls and their StatusCallbacks (Issue 3).
 mod call_flow;
 mod call_resource;
+mod callback_answers;
 mod callback_signatures;
 mod callbacks;
 mod verification;

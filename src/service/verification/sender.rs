@@ -29,15 +29,13 @@ use crate::service::Service;
 /// Deliveries in flight at once.
 pub(super) const MAX_IN_FLIGHT: usize = 64;
 
-/// On a store shared with other replicas, how often the sender reads again when the next
-/// callback is due even when nothing here queued one: another replica may have queued it and
-/// died, or a lease may have run out.
+/// On a shared store, how often the sender reads when the next callback is due even when
+/// nothing here queued one: another replica may have queued it and died, or a lease ended.
 const SHARED_POLL: Duration = Duration::from_secs(1);
 
-/// The least time between two takes of callbacks: while they keep coming (one per validation
-/// request under load), each take gathers a couple of milliseconds' worth, delivered as one
-/// batch per receiver (one task and one first connection each) instead of one at a time. A
-/// callback that comes alone is taken at once.
+/// The least time between two takes of callbacks: while they keep coming, each take gathers
+/// a couple of milliseconds' worth, sent as one batch per receiver (one task and one first
+/// connection each) instead of one at a time. A callback that comes alone is taken at once.
 const GATHER: Duration = Duration::from_millis(2);
 
 impl Service {
@@ -185,8 +183,7 @@ pub(super) fn base_url(stored: &str) -> Option<Url> {
 }
 
 /// The URL an attempt requests: `base` and, for GET, the parameters appended to any query it
-/// has. The signature is computed over exactly this URL's text, the one reqwest sends, so it
-/// matches what the receiver sees.
+/// has. The signature is computed over exactly this text, the one sent.
 fn request_url(base: Url, is_get: bool, params: &[(String, String)]) -> Url {
     let mut url = base;
     if is_get {
