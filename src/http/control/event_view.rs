@@ -90,30 +90,33 @@ pub(crate) fn write_journalled(
 
 /// Appends `event` as one SSE event (`event:` and `data:` lines, a blank line) to `out`.
 pub(super) fn write_sse(out: &mut Vec<u8>, event: &Event) {
+    if let Event::RequestJournalled {
+        account_sid,
+        request_id,
+        method,
+        path,
+        status,
+        error_code,
+    } = event
+    {
+        let account_sid = account_sid.as_ref().map(|s| s.as_str());
+        let request_id = request_id.as_str();
+        return write_journalled(
+            out,
+            account_sid,
+            request_id,
+            method,
+            path,
+            *status,
+            *error_code,
+        );
+    }
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(name(event).as_bytes());
     out.extend_from_slice(b"\ndata: ");
     // Compact JSON has no line breaks, so it is one `data:` line. Writing to a Vec only fails
     // on a serializer error, which these plain values do not have.
     let _ = match event {
-        Event::RequestJournalled {
-            account_sid,
-            request_id,
-            method,
-            path,
-            status,
-            error_code,
-        } => serde_json::to_writer(
-            &mut *out,
-            &Journalled {
-                account_sid: account_sid.as_ref().map(|s| s.as_str()),
-                request_id: request_id.as_str(),
-                method,
-                path,
-                status: *status,
-                error_code: *error_code,
-            },
-        ),
         Event::CallStep(s) => serde_json::to_writer(&mut *out, &step(s)),
         other => serde_json::to_writer(&mut *out, &data(other)),
     };
