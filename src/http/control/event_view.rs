@@ -123,7 +123,7 @@ pub(super) fn write_sse(out: &mut Vec<u8>, event: &Event) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// The JSON `data:` of `event`.
+/// The JSON `data:` of the events `write_sse` does not write from a struct of their own.
 fn data(event: &Event) -> Value {
     match event {
         Event::CallerIdCreated(row) | Event::CallerIdRenamed(row) => {
@@ -133,7 +133,6 @@ fn data(event: &Event) -> Value {
             "account_sid": account_sid.as_str(),
             "sid": sid.as_str(),
         }),
-        Event::CallStep(s) => serde_json::to_value(step(s)).unwrap_or(Value::Null),
         Event::CallbackAttempted {
             account_sid,
             call_sid,
@@ -152,21 +151,8 @@ fn data(event: &Event) -> Value {
             "error": attempt.error,
             "state": state.as_str(),
         }),
-        Event::RequestJournalled {
-            account_sid,
-            request_id,
-            method,
-            path,
-            status,
-            error_code,
-        } => json!({
-            "account_sid": account_sid.as_ref().map(|s| s.as_str()),
-            "request_id": request_id.as_str(),
-            "method": method,
-            "path": path,
-            "status": status,
-            "error_code": error_code,
-        }),
+        // Written from their own structs by `write_sse`, without a `Value`.
+        Event::CallStep(_) | Event::RequestJournalled { .. } => Value::Null,
         Event::AccountCreated { sid } | Event::AccountDeleted { sid } => {
             json!({ "sid": sid.as_str() })
         }
