@@ -63,13 +63,13 @@ impl Cluster {
 impl Cluster {
     /// The server's processes: the postmaster (from its pid file) and its children.
     fn processes(&self) -> Vec<String> {
-        let pid_file =
-            std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
-        let postmaster = pid_file
-            .lines()
-            .next()
-            .expect("the postmaster's pid")
-            .to_string();
+        // None when the server is not running (halted, or never started).
+        let Ok(pid_file) = std::fs::read_to_string(self.dir.join("data/postmaster.pid")) else {
+            return Vec::new();
+        };
+        let Some(postmaster) = pid_file.lines().next().map(String::from) else {
+            return Vec::new();
+        };
         let children = Command::new("pgrep")
             .args(["-P", &postmaster])
             .output()

@@ -6,7 +6,6 @@
 //! Without `CALLERID_TEST_POSTGRES_URL`, the PostgreSQL tests fail loudly when `CI` is set and
 //! are skipped, with a message, otherwise.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -101,24 +100,59 @@ impl Drop for TempDatabase {
     }
 }
 
-/// The databases of the integration suite, by the folder of the test that uses one: a test
-/// that restarts the emulator on its folder finds the same database. They are left to the
-/// throw-away cluster (scripts/test removes it).
-static BY_FOLDER: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+/// A database of the integration suite and the folder of the test that uses it.
+struct FolderDatabase {
+    url: String,
+    /// The test's own folder: the one named, or the folder of the file named. Once it is gone
+    /// (its `TempDir` dropped with the test), so is every use of the database.
+    folder: PathBuf,
+    database: TempDatabase,
+}
 
-/// The PostgreSQL database of the test whose files are in `folder` (made on first use).
-pub fn database_for(folder: &Path) -> String {
-    let mut map = BY_FOLDER.lock().unwrap_or_else(|e| e.into_inner());
-    let map = map.get_or_insert_with(HashMap::new);
-    if let Some(url) = map.get(folder) {
-        return url.clone();
-    }
-    let cluster = cluster_url("the integration suite on PostgreSQL").expect("cluster URL");
-    let db = TempDatabase::create(&cluster);
-    let url = db.url.clone();
-    // Kept: the emulator under test may outlive this test's own handles on it.
-    std::mem::forget(db);
-    map.insert(folder.to_path_buf(), url.clone());
+/// The databases of the integration suite, by the path of the test that uses one: a test that
+/// restarts the emulator on its folder finds the same database.
+static BY_FOLDER: Mutex<Vec<(PathBuf, FolderDatabase)>> = Mutex::new(Vec::new());
+
+/// The PostgreSQL database of the test whose files are at `path`, a folder or a database
+/// file in one (made on first use). The databases of tests whose folder is gone are dropped
+/// here, so that a run keeps about as many as it runs tests at once: a database is 8 MB, and
+/// a whole run makes some 150.
+pub fn database_for(path: &Path) -> String {
+    let mut finished = Vec::new();
+    let url = {
+        let mut map = BY_FOLDER.lock().unwrap_or_else(|e| e.into_inner());
+        let mut i = 0;
+        while i < map.len() {
+            if map[i].1.folder.exists() {
+                i += 1;
+            } else {
+                finished.push(map.swap_remove(i).1.database);
+            }
+        }
+        match map.iter().find(|(key, _)| key == path) {
+            Some((_, known)) => known.url.clone(),
+            None => {
+                let cluster =
+                    cluster_url("the integration suite on PostgreSQL").expect("cluster URL");
+                let database = TempDatabase::create(&cluster);
+                let folder = if path.is_dir() {
+                    path.to_path_buf()
+                } else {
+                    path.parent().unwrap_or(path).to_path_buf()
+                };
+                let url = database.url.clone();
+                let entry = FolderDatabase {
+                    url: url.clone(),
+                    folder,
+                    database,
+                };
+                map.push((path.to_path_buf(), entry));
+                url
+            }
+        }
+    };
+    // Dropped outside the lock: each drop is a statement on the cluster.
+    drop(finished);
     url
 }
 
