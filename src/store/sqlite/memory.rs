@@ -25,7 +25,23 @@ pub(super) struct Memory {
 
 impl Memory {
     pub async fn load(pool: &SqlitePool) -> Result<Memory, StoreError> {
-        let rows = load_caller_ids(pool).await?;
+        // The load reads every page of the caller IDs once: through a page cache of a few
+        // pages, rather than filling the connection's whole cache (2 MB, kept while idle)
+        // with pages the writer does not touch again.
+        let mut conn = pool.acquire().await?;
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query("PRAGMA cache_size = 16")
+            .execute(&mut *conn)
+            .await?;
+        let rows = load_caller_ids(&mut conn).await;
+        sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+            .execute(&mut *conn)
+            .await?;
+        // The pool may have this one connection only.
+        drop(conn);
+        let rows = rows?;
         let count = rows.len();
         let mut memory = Memory {
             ids: CallerIdIndex::load(rows),
@@ -82,14 +98,14 @@ impl Memory {
 /// Every caller ID in sid order, for the index. The rows come as one JSON array made by
 /// SQLite: sqlx hands rows over one at a time from its connection thread, about 6 µs each,
 /// which was 60 ms of a 10,000-row start-up.
-async fn load_caller_ids(pool: &SqlitePool) -> Result<Vec<CallerId>, StoreError> {
+async fn load_caller_ids(conn: &mut sqlx::SqliteConnection) -> Result<Vec<CallerId>, StoreError> {
     type Row = (String, String, String, String, i64, i64);
     let text: Option<String> = sqlx::query_scalar(
         "SELECT json_group_array(json_array(sid, account_sid, phone_number, friendly_name,
                 date_created, date_updated))
          FROM (SELECT * FROM outgoing_caller_ids ORDER BY sid)",
     )
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     let rows: Vec<Row> = serde_json::from_str(text.as_deref().unwrap_or("[]"))
         .map_err(|e| StoreError::Corrupt(format!("caller IDs: {e}")))?;
@@ -106,4 +122,48 @@ async fn load_caller_ids(pool: &SqlitePool) -> Result<Vec<CallerId>, StoreError>
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::*;
+
+    /// The load runs on a pool of one connection (the writer's), and leaves that connection's
+    /// page cache as it found it.
+    #[tokio::test]
+    async fn the_load_reads_every_caller_id_and_restores_the_page_cache() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("pool");
+        super::super::MIGRATOR.run(&pool).await.expect("migrations");
+        // Caller IDs without their account rows: this test is about the load alone.
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&pool)
+            .await
+            .expect("pragma");
+        for i in 0..3 {
+            sqlx::query("INSERT INTO outgoing_caller_ids VALUES (?, ?, ?, 'x', 1, 1)")
+                .bind(format!("PN{i:032}"))
+                .bind(format!("AC{:032}", 0))
+                .bind(format!("+1415555010{i}"))
+                .execute(&pool)
+                .await
+                .expect("insert");
+        }
+        let cache = || sqlx::query_scalar::<_, i64>("PRAGMA cache_size").fetch_one(&pool);
+        let before = cache().await.expect("cache size");
+        let memory = tokio::time::timeout(Duration::from_secs(10), Memory::load(&pool))
+            .await
+            .expect("the load ends")
+            .expect("loaded");
+        assert_eq!(memory.caller_ids(), 3);
+        assert_eq!(cache().await.expect("cache size"), before);
+        assert_ne!(before, 16);
+    }
 }
