@@ -51,11 +51,13 @@ export async function newPage(browser) {
   return page;
 }
 
-/** Saves a full-page screenshot under out/. */
-export async function shoot(page, name) {
+/** Saves a screenshot under out/: the full page, or with `{ fullPage: false }` the viewport
+ * only (a page thousands of rows long takes software rendering longer than a screenshot's
+ * timeout on a small machine). */
+export async function shoot(page, name, { fullPage = true } = {}) {
   mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 

@@ -117,6 +117,6 @@ test("1,000 caller IDs and 1,000 journalled requests render, and the page stays 
   await card.locator("h3").getByText("verification success", { exact: true }).waitFor();
   console.log(`digits shown on the call ${digitsMs.toFixed(0)} ms after Send digits`);
   t.diagnostic(`digits shown on the call ${digitsMs.toFixed(0)} ms after Send digits`);
-  await shoot(page, "07-load");
+  await shoot(page, "07-load", { fullPage: false });
   await page.close();
 });
