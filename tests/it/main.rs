@@ -45,6 +45,8 @@ mod restart;
 
 // PostgreSQL going away and coming back, and replicas sharing one database (Issue 10).
 mod postgres;
+// Statements stay index-driven as a PostgreSQL database grows (Issue 10).
+mod postgres_plans;
 // Three replica binaries on one PostgreSQL database (Issue 10).
 mod replicas;
 // Two in-process replicas on one PostgreSQL database: events, wake-ups, the journal (Issue 10).
