@@ -49,6 +49,8 @@ mod postgres;
 mod postgres_plans;
 // Three replica binaries on one PostgreSQL database (Issue 10).
 mod replicas;
+// Each replica's credential cache, emptied everywhere before a change is answered (Issue 10).
+mod replica_credentials;
 // Two in-process replicas on one PostgreSQL database: events, wake-ups, the journal (Issue 10).
 mod shared_database;
 

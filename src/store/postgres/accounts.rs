@@ -1,5 +1,6 @@
-//! Accounts, API keys and credentials (read from the database on every use: another replica
-//! may have changed them), and the wipe of everything else.
+//! Accounts, API keys and credentials, and the wipe of everything else. Credentials are read
+//! through each replica's cache ([`super::credentials`]); every write that may change one
+//! announces an invalidation in its transaction and waits for it to be heard.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,7 @@ impl Upkeep for PgStore {
             self.keep_replica_lock(stop.clone()),
             self.run_announcer(stop.clone()),
             self.run_listener(stop.clone()),
+            self.run_heartbeat(stop.clone()),
             self.run_registrar(stop),
         );
     }
@@ -57,15 +59,18 @@ impl Upkeep for PgStore {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        // One simple query: its statements run as one transaction.
-        sqlx::raw_sql(
+        // One simple query: its statements, the invalidation's NOTIFY last, run as one
+        // transaction.
+        let invalidation = self.invalidation();
+        let sql = format!(
             "DELETE FROM callback_attempts; DELETE FROM callbacks; DELETE FROM call_events;
              DELETE FROM calls; DELETE FROM phone_behaviors; DELETE FROM outgoing_caller_ids;
              DELETE FROM api_keys; DELETE FROM accounts WHERE NOT configured;
-             DELETE FROM request_journal",
-        )
-        .execute(self.pool())
-        .await?;
+             DELETE FROM request_journal; {}",
+            invalidation.statement()
+        );
+        sqlx::raw_sql(&sql).execute(self.pool()).await?;
+        self.invalidated(invalidation).await;
         Ok(())
     }
 }
@@ -77,6 +82,8 @@ impl AccountStore for PgStore {
         let names: Vec<&str> = accounts.iter().map(|a| a.friendly_name.as_str()).collect();
         let dates: Vec<i64> = accounts.iter().map(|a| a.date_created).collect();
         let updated: Vec<i64> = accounts.iter().map(|a| a.date_updated).collect();
+        let invalidation = self.invalidation();
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "WITH gone AS (DELETE FROM accounts WHERE configured AND sid <> ALL($1))
              INSERT INTO accounts (sid, auth_token, friendly_name, configured, date_created,
@@ -92,60 +99,17 @@ impl AccountStore for PgStore {
         .bind(&names)
         .bind(&dates)
         .bind(&updated)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        invalidation.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.invalidated(invalidation).await;
         Ok(())
     }
 
     async fn credential(&self, user: &str) -> Result<Option<Arc<Credential>>, StoreError> {
-        // Usernames are looked up as they are: only the stored (lower-case) form matches. One
-        // query: the secret with its account's status and its parent's.
-        let found: Option<CredentialRow> = if AccountSid::from_stored(user.to_string()).is_ok() {
-            sqlx::query_as(
-                "SELECT a.auth_token, a.sid, NULL::text, a.owner_account_sid, a.status, o.status
-                 FROM accounts a LEFT JOIN accounts o ON o.sid = a.owner_account_sid
-                 WHERE a.sid = $1",
-            )
-            .bind(user)
-            .fetch_optional(self.pool())
-            .await?
-        } else if ApiKeySid::from_stored(user.to_string()).is_ok() {
-            sqlx::query_as(
-                "SELECT k.secret, a.sid, k.kind, a.owner_account_sid, a.status, o.status
-                 FROM api_keys k JOIN accounts a ON a.sid = k.account_sid
-                 LEFT JOIN accounts o ON o.sid = a.owner_account_sid
-                 WHERE k.sid = $1",
-            )
-            .bind(user)
-            .fetch_optional(self.pool())
-            .await?
-        } else {
-            None
-        };
-        let Some((secret, account, kind, owner, status, owner_status)) = found else {
-            return Ok(None);
-        };
-        let key = match kind {
-            Some(kind) => Some(
-                KeyKind::parse(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("key kind {kind:?}")))?,
-            ),
-            None => None,
-        };
-        // A parent that is gone counts as closed.
-        let owner_status = match (&owner, owner_status) {
-            (None, _) => None,
-            (Some(_), None) => Some(AccountStatus::Closed),
-            (Some(_), Some(s)) => Some(account_status(&s)?),
-        };
-        Ok(Some(Arc::new(Credential {
-            secret,
-            account_sid: super::rows::account_sid(account)?,
-            key,
-            owner_account_sid: owner.map(super::rows::account_sid).transpose()?,
-            status: account_status(&status)?,
-            owner_status,
-        })))
+        self.cached_credential(user, self.read_credential(user))
+            .await
     }
 
     async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
@@ -188,10 +152,15 @@ impl AccountStore for PgStore {
     async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError> {
         // Subaccounts, keys, caller IDs, behaviours, calls (and their events), callbacks (and
         // their attempts) cascade.
+        let invalidation = self.invalidation();
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM accounts WHERE sid = $1")
             .bind(sid.as_str())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        invalidation.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.invalidated(invalidation).await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -237,13 +206,18 @@ impl AccountStore for PgStore {
             }
         }
         q.push_str(" SELECT * FROM updated");
+        let invalidation = self.invalidation();
+        let mut tx = self.pool().begin().await?;
         let row: Option<AccountRow> = sqlx::query_as(&q)
             .bind(update.friendly_name.as_deref())
             .bind(update.status.map(AccountStatus::as_str))
             .bind(now)
             .bind(sid.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
+        invalidation.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.invalidated(invalidation).await;
         row.map(AccountRow::parse).transpose()
     }
 
@@ -315,11 +289,70 @@ impl AccountStore for PgStore {
         account: &AccountSid,
         sid: &ApiKeySid,
     ) -> Result<bool, StoreError> {
+        let invalidation = self.invalidation();
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM api_keys WHERE sid = $1 AND account_sid = $2")
             .bind(sid.as_str())
             .bind(account.as_str())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        invalidation.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.invalidated(invalidation).await;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+impl PgStore {
+    /// The credential of `user` as the database has it.
+    async fn read_credential(&self, user: &str) -> Result<Option<Arc<Credential>>, StoreError> {
+        // Usernames are looked up as they are: only the stored (lower-case) form matches. One
+        // query: the secret with its account's status and its parent's.
+        let found: Option<CredentialRow> = if AccountSid::from_stored(user.to_string()).is_ok() {
+            sqlx::query_as(
+                "SELECT a.auth_token, a.sid, NULL::text, a.owner_account_sid, a.status, o.status
+                 FROM accounts a LEFT JOIN accounts o ON o.sid = a.owner_account_sid
+                 WHERE a.sid = $1",
+            )
+            .bind(user)
+            .fetch_optional(self.pool())
+            .await?
+        } else if ApiKeySid::from_stored(user.to_string()).is_ok() {
+            sqlx::query_as(
+                "SELECT k.secret, a.sid, k.kind, a.owner_account_sid, a.status, o.status
+                 FROM api_keys k JOIN accounts a ON a.sid = k.account_sid
+                 LEFT JOIN accounts o ON o.sid = a.owner_account_sid
+                 WHERE k.sid = $1",
+            )
+            .bind(user)
+            .fetch_optional(self.pool())
+            .await?
+        } else {
+            None
+        };
+        let Some((secret, account, kind, owner, status, owner_status)) = found else {
+            return Ok(None);
+        };
+        let key = match kind {
+            Some(kind) => Some(
+                KeyKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("key kind {kind:?}")))?,
+            ),
+            None => None,
+        };
+        // A parent that is gone counts as closed.
+        let owner_status = match (&owner, owner_status) {
+            (None, _) => None,
+            (Some(_), None) => Some(AccountStatus::Closed),
+            (Some(_), Some(s)) => Some(account_status(&s)?),
+        };
+        Ok(Some(Arc::new(Credential {
+            secret,
+            account_sid: super::rows::account_sid(account)?,
+            key,
+            owner_account_sid: owner.map(super::rows::account_sid).transpose()?,
+            status: account_status(&status)?,
+            owner_status,
+        })))
     }
 }

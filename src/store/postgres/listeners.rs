@@ -55,7 +55,8 @@ pub(super) const REFRESH: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_millis(500);
 
 /// The replicas alive on this database: who holds the advisory lock on a replica id.
-const ALIVE: &str = "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory'
+pub(super) const ALIVE: &str =
+    "SELECT DISTINCT objid::bigint FROM pg_locks WHERE locktype = 'advisory'
      AND granted AND objsubid = 2 AND classid::bigint = $1 AND objid::bigint <> $2
      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, for several emulator replicas on one database: every read goes to
-//! PostgreSQL (no per-process cache of anything another replica can change, credentials
-//! included), so a write acknowledged by one replica is seen by the next read on any other.
+//! PostgreSQL but a credential's (each replica's cache of those is emptied everywhere before a
+//! write that may change one is answered, see [`credentials`]), so a write acknowledged by one
+//! replica is seen by the next read on any other.
 //!
 //! How replicas share the work:
 //! - validation requests for one number are serialized by a transaction-level advisory lock on
@@ -31,6 +32,7 @@ mod accounts;
 mod callbacks;
 mod caller_ids;
 mod calls;
+mod credentials;
 mod journal;
 mod listeners;
 mod notify;
@@ -109,6 +111,8 @@ struct Inner {
     lease_ms: AtomicU64,
     /// Which replicas have readers of their events, this one included.
     listeners: listeners::Registry,
+    /// The credentials read lately, kept while no replica changes any ([`credentials`]).
+    credentials: credentials::Cache,
     /// Turns on numbers within this process, by [`number_lock`] key: a validation request
     /// waits here for others on the same number before it takes a connection, so that a
     /// burst for one number holds one pool connection waiting on the number's advisory lock,
@@ -174,6 +178,7 @@ impl PgStore {
                 listen_pool,
                 lease_ms: AtomicU64::new((CALLBACK_LEASE_SECONDS * 1000.0) as u64),
                 listeners: listeners::Registry::new(),
+                credentials: credentials::Cache::new(),
                 number_turns: (0..NUMBER_TURNS)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
 
-use super::{listeners, wire, PgStore};
+use super::{credentials, listeners, wire, PgStore};
 use crate::store::Announcement;
 
 /// The channel every replica listens on.
@@ -124,7 +124,7 @@ impl PgStore {
             refresh.reset();
             loop {
                 let received = tokio::select! {
-                    r = listener.recv() => r,
+                    r = listener.try_recv() => r,
                     _ = refresh.tick() => {
                         if let Err(e) = self.read_listeners(false).await {
                             tracing::warn!(error = %e, "could not read which replicas have event readers");
@@ -134,7 +134,18 @@ impl PgStore {
                     _ = stop.changed() => return,
                 };
                 match received {
-                    Ok(n) => {
+                    // The connection was lost and is open again: what was sent meanwhile is
+                    // lost to this replica.
+                    Ok(None) => {
+                        self.inner.credentials.lost_listener();
+                        if let Err(e) = self.read_listeners(true).await {
+                            tracing::warn!(error = %e, "could not read which replicas have event readers");
+                        }
+                    }
+                    Ok(Some(n)) if n.channel() == credentials::CHANNEL => {
+                        self.heard_credentials(n.payload());
+                    }
+                    Ok(Some(n)) => {
                         let Some(got) = wire::decode(self.replica(), n.payload()) else {
                             continue;
                         };
@@ -151,6 +162,7 @@ impl PgStore {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "listening to the other replicas failed");
+                        self.inner.credentials.lost_listener();
                         break;
                     }
                 }
@@ -160,7 +172,7 @@ impl PgStore {
 
     async fn listen(&self) -> Result<PgListener, sqlx::Error> {
         let mut listener = PgListener::connect_with(&self.inner.listen_pool).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, credentials::CHANNEL]).await?;
         Ok(listener)
     }
 }
