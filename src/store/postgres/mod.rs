@@ -77,8 +77,14 @@ pub(super) const REPLICA_LOCK_SPACE: i32 = 0x4345_4D55;
 /// The first key of the transaction locks on a number being verified ("CEMN").
 const NUMBER_LOCK_SPACE: i32 = 0x4345_4D4E;
 
-/// How long one statement may run on the server before it is cancelled.
-const STATEMENT_TIMEOUT_MS: u32 = 10_000;
+/// The settings of every session the emulator opens: a statement runs 10 s at most on the
+/// server, a transaction left idle is ended after 30 s, and plans take the indexes (see
+/// [`PgStore::connect`]).
+pub const SESSION_SETTINGS: [(&str, &str); 3] = [
+    ("statement_timeout", "10000"),
+    ("enable_seqscan", "off"),
+    ("idle_in_transaction_session_timeout", "30000"),
+];
 
 /// How long a request waits for a pool connection (or for the database to accept one).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -136,11 +142,7 @@ impl PgStore {
     pub async fn connect(url: &str, read_connections: u32) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?
             .application_name("callerid-emulator")
-            .options([
-                ("statement_timeout", STATEMENT_TIMEOUT_MS.to_string()),
-                ("enable_seqscan", "off".to_string()),
-                ("idle_in_transaction_session_timeout", "30000".to_string()),
-            ]);
+            .options(SESSION_SETTINGS);
         // No ping before each acquire (a round trip per query): sqlx pings a connection when
         // it goes back to the pool and drops it if broken, so after the database restarts
         // only connections that were idle then fail, once each.
