@@ -82,8 +82,7 @@ impl AccountStore for PgStore {
         let names: Vec<&str> = accounts.iter().map(|a| a.friendly_name.as_str()).collect();
         let dates: Vec<i64> = accounts.iter().map(|a| a.date_created).collect();
         let updated: Vec<i64> = accounts.iter().map(|a| a.date_updated).collect();
-        let invalidation = self.invalidation();
-        let mut tx = self.pool().begin().await?;
+        let mut write = self.begin_invalidating().await?;
         sqlx::query(
             "WITH gone AS (DELETE FROM accounts WHERE configured AND sid <> ALL($1))
              INSERT INTO accounts (sid, auth_token, friendly_name, configured, date_created,
@@ -99,11 +98,9 @@ impl AccountStore for PgStore {
         .bind(&names)
         .bind(&dates)
         .bind(&updated)
-        .execute(&mut *tx)
+        .execute(&mut *write.tx)
         .await?;
-        invalidation.announce(&mut tx).await?;
-        tx.commit().await?;
-        self.invalidated(invalidation).await;
+        write.commit().await?;
         Ok(())
     }
 
@@ -152,15 +149,12 @@ impl AccountStore for PgStore {
     async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError> {
         // Subaccounts, keys, caller IDs, behaviours, calls (and their events), callbacks (and
         // their attempts) cascade.
-        let invalidation = self.invalidation();
-        let mut tx = self.pool().begin().await?;
+        let mut write = self.begin_invalidating().await?;
         let done = sqlx::query("DELETE FROM accounts WHERE sid = $1")
             .bind(sid.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *write.tx)
             .await?;
-        invalidation.announce(&mut tx).await?;
-        tx.commit().await?;
-        self.invalidated(invalidation).await;
+        write.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -206,18 +200,15 @@ impl AccountStore for PgStore {
             }
         }
         q.push_str(" SELECT * FROM updated");
-        let invalidation = self.invalidation();
-        let mut tx = self.pool().begin().await?;
+        let mut write = self.begin_invalidating().await?;
         let row: Option<AccountRow> = sqlx::query_as(&q)
             .bind(update.friendly_name.as_deref())
             .bind(update.status.map(AccountStatus::as_str))
             .bind(now)
             .bind(sid.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *write.tx)
             .await?;
-        invalidation.announce(&mut tx).await?;
-        tx.commit().await?;
-        self.invalidated(invalidation).await;
+        write.commit().await?;
         row.map(AccountRow::parse).transpose()
     }
 
@@ -289,16 +280,13 @@ impl AccountStore for PgStore {
         account: &AccountSid,
         sid: &ApiKeySid,
     ) -> Result<bool, StoreError> {
-        let invalidation = self.invalidation();
-        let mut tx = self.pool().begin().await?;
+        let mut write = self.begin_invalidating().await?;
         let done = sqlx::query("DELETE FROM api_keys WHERE sid = $1 AND account_sid = $2")
             .bind(sid.as_str())
             .bind(account.as_str())
-            .execute(&mut *tx)
+            .execute(&mut *write.tx)
             .await?;
-        invalidation.announce(&mut tx).await?;
-        tx.commit().await?;
-        self.invalidated(invalidation).await;
+        write.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use super::{PgStore, REPLICA_LOCK_SPACE};
 use crate::domain::account::Credential;
+use crate::store::StoreError;
 
 /// The channel of invalidations, acknowledgements and heartbeats.
 pub const CHANNEL: &str = "callerid_credentials";
@@ -111,6 +112,10 @@ impl Cache {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, HashSet<i32>>> {
+        self.acks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The cached credential of `user`, or the generation a read from the database must
     /// hand back to [`Cache::keep`].
     pub fn get(&self, user: &str) -> Result<Arc<Credential>, u64> {
@@ -158,9 +163,9 @@ impl PgStore {
         &self,
         user: &str,
         read: F,
-    ) -> Result<Option<Arc<Credential>>, crate::store::StoreError>
+    ) -> Result<Option<Arc<Credential>>, StoreError>
     where
-        F: std::future::Future<Output = Result<Option<Arc<Credential>>, crate::store::StoreError>>,
+        F: std::future::Future<Output = Result<Option<Arc<Credential>>, StoreError>>,
     {
         let generation = match self.cache().get(user) {
             Ok(found) => return Ok(Some(found)),
@@ -173,8 +178,18 @@ impl PgStore {
         Ok(read)
     }
 
-    /// A new invalidation, to be announced in a write's transaction
-    /// ([`Invalidation::announce`]) and waited for after its commit
+    /// Begins the transaction of a write that may change a credential; its
+    /// [`InvalidatingTx::commit`] announces the change to every replica's cache.
+    pub(super) async fn begin_invalidating(&self) -> Result<InvalidatingTx, StoreError> {
+        let invalidation = self.invalidation();
+        Ok(InvalidatingTx {
+            tx: self.pool().begin().await?,
+            invalidation,
+        })
+    }
+
+    /// A new invalidation, to be announced at a write's commit ([`InvalidatingTx::commit`],
+    /// or [`Invalidation::statement`] in a simple query) and waited for after it
     /// ([`PgStore::invalidated`]).
     pub(super) fn invalidation(&self) -> Invalidation {
         let n = self
@@ -315,17 +330,6 @@ impl Invalidation {
         .text()
     }
 
-    /// NOTIFYs the invalidation on `tx`: the other replicas hear it when `tx` commits, and
-    /// not at all if it does not.
-    pub async fn announce(&self, tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(self.payload())
-            .execute(tx)
-            .await?;
-        Ok(())
-    }
-
     /// The same NOTIFY as one statement of a simple query (its payload is digits and JSON
     /// punctuation only, so it needs no quoting).
     pub fn statement(&self) -> String {
@@ -333,15 +337,36 @@ impl Invalidation {
     }
 }
 
-impl Drop for Invalidation {
-    fn drop(&mut self) {
-        self.store.cache().acks().remove(&self.n);
+/// The transaction of a write that may change a credential ([`PgStore::begin_invalidating`]).
+pub(super) struct InvalidatingTx {
+    pub tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    invalidation: Invalidation,
+}
+
+impl InvalidatingTx {
+    /// NOTIFYs the invalidation in the transaction (the other replicas hear it at the commit,
+    /// and not at all without one), commits, and waits for it to be heard
+    /// ([`PgStore::invalidated`]).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        let InvalidatingTx {
+            mut tx,
+            invalidation,
+        } = self;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(invalidation.payload())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let store = invalidation.store.clone();
+        store.invalidated(invalidation).await;
+        Ok(())
     }
 }
 
-impl Cache {
-    fn acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, HashSet<i32>>> {
-        self.acks.lock().unwrap_or_else(|e| e.into_inner())
+impl Drop for Invalidation {
+    fn drop(&mut self) {
+        self.store.cache().acks().remove(&self.n);
     }
 }
 

@@ -26,6 +26,13 @@ fn read_through(cache: &Cache, found: &str) {
     cache.keep(USER, &credential(found), generation);
 }
 
+/// A cache whose replica just heard its own heartbeat.
+fn heard() -> Cache {
+    let cache = Cache::new();
+    cache.heard_own_heartbeat(cache.now_ms());
+    cache
+}
+
 #[tokio::test(start_paused = true)]
 async fn nothing_is_kept_before_the_replica_hears_its_own_heartbeat() {
     let cache = Cache::new();
@@ -38,8 +45,7 @@ async fn nothing_is_kept_before_the_replica_hears_its_own_heartbeat() {
 
 #[tokio::test(start_paused = true)]
 async fn the_cache_goes_unused_past_fresh_after_the_last_heartbeat_sent() {
-    let cache = Cache::new();
-    cache.heard_own_heartbeat(cache.now_ms());
+    let cache = heard();
     read_through(&cache, "one");
     tokio::time::advance(FRESH - Duration::from_millis(10)).await;
     assert_eq!(secret(&cache).as_deref(), Some("one"));
@@ -58,8 +64,7 @@ async fn the_cache_goes_unused_past_fresh_after_the_last_heartbeat_sent() {
 
 #[tokio::test(start_paused = true)]
 async fn a_read_overtaken_by_an_invalidation_is_not_kept() {
-    let cache = Cache::new();
-    cache.heard_own_heartbeat(cache.now_ms());
+    let cache = heard();
     read_through(&cache, "old");
     cache.clear();
     assert_eq!(secret(&cache), None);
@@ -74,8 +79,7 @@ async fn a_read_overtaken_by_an_invalidation_is_not_kept() {
 
 #[tokio::test(start_paused = true)]
 async fn a_lost_listener_empties_the_cache_and_stops_its_use() {
-    let cache = Cache::new();
-    cache.heard_own_heartbeat(cache.now_ms());
+    let cache = heard();
     read_through(&cache, "one");
     cache.lost_listener();
     assert_eq!(secret(&cache), None);
