@@ -46,6 +46,7 @@ mod restart;
 // PostgreSQL going away and coming back, and replicas sharing one database (Issue 10).
 mod postgres;
 // Statements stay index-driven as a PostgreSQL database grows (Issue 10).
+mod postgres_journal;
 mod postgres_plans;
 // Three replica binaries on one PostgreSQL database (Issue 10).
 mod replicas;

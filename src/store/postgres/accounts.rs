@@ -70,6 +70,7 @@ impl Upkeep for PgStore {
             invalidation.statement()
         );
         sqlx::raw_sql(&sql).execute(self.pool()).await?;
+        self.forget_journal_floor();
         self.invalidated(invalidation).await;
         Ok(())
     }

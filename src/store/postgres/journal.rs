@@ -1,11 +1,57 @@
 //! The request journal in the database, so that every replica lists the same requests.
+//!
+//! The table is a queue: each batch appends its requests and deletes the oldest beyond the
+//! journal's size. PostgreSQL keeps a deleted row's tuple and index entries until a vacuum,
+//! and a delete that looked for its rows from the table's oldest end would walk over every
+//! one deleted since (autovacuum looks at a table about once a minute: hundreds of thousands
+//! under load, 10 ms a batch after a few seconds). So each replica deletes from where its
+//! previous delete ended ([`Trim::floor`]), deletes from the oldest end only about once a
+//! second (which also takes rows that another replica, its clock behind, wrote below that
+//! point), and vacuums the table itself once it has deleted [`VACUUM_AFTER`] rows.
+
+use std::time::{Duration, Instant};
 
 use super::PgStore;
 use crate::store::{JournalledRequest, StoreError};
 
+/// Rows deleted by this replica after which it vacuums the table.
+const VACUUM_AFTER: i64 = 10_000;
+/// The longest time between two deletes from the table's oldest end.
+const FULL_TRIM_EVERY: Duration = Duration::from_secs(1);
+
+/// Where this replica's deletes stand.
+#[derive(Default)]
+pub(super) struct Trim {
+    /// The newest row (`at`, `id`) the last delete reached: every older row there was then is
+    /// gone.
+    floor: Option<(i64, i64)>,
+    last_full: Option<Instant>,
+    deleted_since_vacuum: i64,
+}
+
+impl Trim {
+    /// Forgets the floor: after a reset, rows are looked for from the oldest end again.
+    pub(super) fn forget(&mut self) {
+        self.floor = None;
+    }
+}
+
+/// The insert of a batch (`$1`–`$3`), then the delete of the rows older than the newest `$4`
+/// that were there before it (a statement does not see its own inserts), so the table holds
+/// at most `$4` and one batch; the answer is the newest row deleted and how many were.
+const APPEND: &str = "WITH added AS (INSERT INTO request_journal (at, account_sid, entry)
+        SELECT t, a, e FROM unnest($1::bigint[], $2::text[], $3::text[])
+            WITH ORDINALITY AS u(t, a, e, n)
+        ORDER BY n),
+    bound AS (SELECT at, id FROM request_journal ORDER BY at DESC, id DESC OFFSET $4 LIMIT 1),
+    gone AS (DELETE FROM request_journal WHERE (at, id) <= (SELECT at, id FROM bound)";
+const FROM_FLOOR: &str = " AND (at, id) > ($5, $6)";
+const ANSWER: &str = " RETURNING 1) SELECT at, id, (SELECT count(*) FROM gone) FROM bound";
+
 impl PgStore {
     /// Appends `entries` (oldest first) and deletes the oldest (by `at`) beyond the newest
-    /// `keep` of the rows written before: the table holds at most `keep` and the last batch.
+    /// `keep` of the rows written before: the table holds at most `keep` and the last batch
+    /// (and, for at most about a second, rows another replica wrote below this one's floor).
     pub async fn journal_requests(
         &self,
         entries: &[JournalledRequest],
@@ -18,23 +64,49 @@ impl PgStore {
             entries.iter().map(|e| e.account_sid.as_deref()).collect();
         let texts: Vec<&str> = entries.iter().map(|e| e.entry.as_str()).collect();
         let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
-        // One statement, one round trip: the insert in order, and the trim of the rows older
-        // than the newest `keep` that were there before it (a statement does not see its own
-        // inserts), so the table holds at most `keep` and one batch; reads take the newest.
-        sqlx::query(
-            "WITH added AS (INSERT INTO request_journal (at, account_sid, entry)
-                 SELECT t, a, e FROM unnest($1::bigint[], $2::text[], $3::text[])
-                     WITH ORDINALITY AS u(t, a, e, n)
-                 ORDER BY n)
-             DELETE FROM request_journal WHERE (at, id) <= (SELECT at, id FROM request_journal
-                 ORDER BY at DESC, id DESC OFFSET $4 LIMIT 1)",
-        )
-        .bind(ats)
-        .bind(accounts)
-        .bind(texts)
-        .bind(keep.max(0))
-        .execute(self.pool())
-        .await?;
+        let floor = {
+            let mut trim = self.journal_trim();
+            let full = trim
+                .last_full
+                .is_none_or(|at| at.elapsed() >= FULL_TRIM_EVERY);
+            if full {
+                trim.last_full = Some(Instant::now());
+                None
+            } else {
+                trim.floor
+            }
+        };
+        let sql = match floor {
+            Some(_) => format!("{APPEND}{FROM_FLOOR}{ANSWER}"),
+            None => format!("{APPEND}{ANSWER}"),
+        };
+        let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&sql)
+            .bind(ats)
+            .bind(accounts)
+            .bind(texts)
+            .bind(keep.max(0));
+        if let Some((at, id)) = floor {
+            query = query.bind(at).bind(id);
+        }
+        let Some((at, id, deleted)) = query.fetch_optional(self.pool()).await? else {
+            return Ok(());
+        };
+        let vacuum = {
+            let mut trim = self.journal_trim();
+            trim.floor = Some(trim.floor.map_or((at, id), |f| f.max((at, id))));
+            trim.deleted_since_vacuum += deleted;
+            let due = trim.deleted_since_vacuum >= VACUUM_AFTER;
+            if due {
+                trim.deleted_since_vacuum = 0;
+            }
+            due
+        };
+        if vacuum {
+            // Outside a transaction, as VACUUM must be; one replica's vacuum at a time.
+            sqlx::raw_sql("VACUUM (SKIP_LOCKED) request_journal")
+                .execute(self.pool())
+                .await?;
+        }
         Ok(())
     }
 
@@ -52,5 +124,17 @@ impl PgStore {
         .bind(limit.max(0))
         .fetch_all(self.pool())
         .await?)
+    }
+
+    fn journal_trim(&self) -> std::sync::MutexGuard<'_, Trim> {
+        self.inner
+            .journal_trim
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets where this replica's deletes stand (after a reset).
+    pub(super) fn forget_journal_floor(&self) {
+        self.journal_trim().forget();
     }
 }

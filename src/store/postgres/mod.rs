@@ -124,6 +124,8 @@ struct Inner {
     /// burst for one number holds one pool connection waiting on the number's advisory lock,
     /// not the whole pool (which would leave other requests to time out waiting for one).
     number_turns: Box<[tokio::sync::Mutex<()>]>,
+    /// Where this replica's deletes from the request journal stand ([`journal`]).
+    journal_trim: std::sync::Mutex<journal::Trim>,
 }
 
 /// The stripes of [`Inner::number_turns`]; two numbers may share one, which only orders them.
@@ -184,6 +186,7 @@ impl PgStore {
                 number_turns: (0..NUMBER_TURNS)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
+                journal_trim: std::sync::Mutex::default(),
             }),
         };
         // Before the first request is served, and with this replica's lock held: a replica
