@@ -87,8 +87,18 @@ pub struct CallerId {
     pub date_created: i64,
     pub date_updated: i64,
     /// Its JSON representation, rendered by the HTTP layer on first use, so that fetches and
-    /// lists copy each row's text instead of rendering it again.
+    /// lists copy each row's text instead of rendering it again. `Some(None)` when no text is
+    /// kept: it could not be made, or the row serves one request only ([`CallerId::not_kept`]).
     pub json: OnceLock<Option<Box<RawValue>>>,
+}
+
+impl CallerId {
+    /// The [`CallerId::json`] of a row read for one request (a backend that keeps no rows):
+    /// rendered where it is used, since keeping its text would cost a copy and a check of
+    /// the text that nothing reads again.
+    pub fn not_kept() -> OnceLock<Option<Box<RawValue>>> {
+        OnceLock::from(None)
+    }
 }
 
 /// A caller ID to store, its sid already chosen.

@@ -2,8 +2,6 @@
 //! parsing into domain types: the storage edge, where a value the emulator never writes is an
 //! error, not a panic.
 
-use std::sync::OnceLock;
-
 use sqlx::FromRow;
 
 use crate::domain::account::{Account, AccountStatus, ApiKey, KeyKind};
@@ -81,7 +79,7 @@ impl CallerIdRow {
             friendly_name: FriendlyName::from_stored(self.friendly_name),
             date_created: self.date_created,
             date_updated: self.date_updated,
-            json: OnceLock::new(),
+            json: CallerId::not_kept(),
         })
     }
 }
