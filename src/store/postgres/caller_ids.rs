@@ -63,13 +63,21 @@ impl CallerIdStore for PgStore {
         account: &AccountSid,
         sid: &CallerIdSid,
     ) -> Result<Option<Arc<CallerId>>, StoreError> {
-        let row: Option<CallerIdRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM outgoing_caller_ids WHERE sid = $1 AND account_sid = $2"
-        ))
-        .bind(sid.as_str())
-        .bind(account.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        );
+        let row: Option<CallerIdRow> = self
+            .lean()
+            .take()
+            .await?
+            .run(async |conn| {
+                Ok(sqlx::query_as(&sql)
+                    .bind(sid.as_str())
+                    .bind(account.as_str())
+                    .fetch_optional(conn)
+                    .await?)
+            })
+            .await?;
         Ok(row.map(CallerIdRow::parse).transpose()?.map(Arc::new))
     }
 
@@ -124,7 +132,12 @@ impl CallerIdStore for PgStore {
             .push(" LIMIT ")
             .push_bind(size as i64 + 1)
             .push(") p ON TRUE");
-        let found: Vec<PageRow> = q.build_query_as().fetch_all(self.pool()).await?;
+        let found: Vec<PageRow> = self
+            .lean()
+            .take()
+            .await?
+            .run(async |conn| Ok(q.build_query_as().fetch_all(conn).await?))
+            .await?;
         let behind_cursor = found.first().is_some_and(|r| r.beyond);
         let mut rows = found
             .into_iter()

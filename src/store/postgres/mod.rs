@@ -34,6 +34,7 @@ mod caller_ids;
 mod calls;
 mod credentials;
 mod journal;
+mod lean;
 mod listeners;
 mod notify;
 use super::rows;
@@ -126,6 +127,8 @@ struct Inner {
     number_turns: Box<[tokio::sync::Mutex<()>]>,
     /// Where this replica's deletes from the request journal stand ([`journal`]).
     journal_trim: std::sync::Mutex<journal::Trim>,
+    /// Connections for the statements of API requests, released without a ping ([`lean`]).
+    lean: lean::Lean,
 }
 
 /// The stripes of [`Inner::number_turns`]; two numbers may share one, which only orders them.
@@ -148,8 +151,9 @@ impl PgStore {
         // No ping before each acquire (a round trip per query): sqlx pings a connection when
         // it goes back to the pool and drops it if broken, so after the database restarts
         // only connections that were idle then fail, once each.
+        let pool_size = read_connections.saturating_mul(2).max(4);
         let pool = PgPoolOptions::new()
-            .max_connections(read_connections.saturating_mul(2).max(4))
+            .max_connections(pool_size)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .connect_with(options.clone())
@@ -169,6 +173,7 @@ impl PgStore {
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
+        let lean = lean::Lean::new(options.clone(), pool_size as usize);
         let store = PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -187,6 +192,7 @@ impl PgStore {
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
                 journal_trim: std::sync::Mutex::default(),
+                lean,
             }),
         };
         // Before the first request is served, and with this replica's lock held: a replica
@@ -198,6 +204,10 @@ impl PgStore {
 
     pub(super) fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    fn lean(&self) -> &lean::Lean {
+        &self.inner.lean
     }
 
     /// Leases of callbacks claimed from now on last an attempt's `timeout` and
@@ -261,6 +271,7 @@ impl PgStore {
             let _ = conn.close().await;
         }
         self.inner.listen_pool.close().await;
+        self.inner.lean.close().await;
         self.inner.pool.close().await;
     }
 }

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, FromRow, Postgres, QueryBuilder};
 
 use super::calls::CALL_COLUMNS;
 use super::rows::CallRow;
@@ -126,13 +127,22 @@ impl PgStore {
     /// callbacks of the calls it ended.
     pub(super) async fn create(&self, new: NewCall) -> Result<CreatedCall, StoreError> {
         let call = &new.change.to;
-        let end = &new.supersede;
         let lock = number_lock(call.account_sid.as_str(), call.to.as_str());
         let _turn = self.number_turn(lock).await;
-        let mut tx = self
-            .pool()
-            .begin_with(begin_with_number_locks(vec![lock]))
-            .await?;
+        let held = self.lean().take().await?;
+        held.run(async |conn| self.create_on(conn, lock, &new).await)
+            .await
+    }
+
+    async fn create_on(
+        &self,
+        conn: &mut PgConnection,
+        lock: i32,
+        new: &NewCall,
+    ) -> Result<CreatedCall, StoreError> {
+        let call = &new.change.to;
+        let end = &new.supersede;
+        let mut tx = conn.begin_with(begin_with_number_locks(vec![lock])).await?;
         let token = uuid::Uuid::new_v4().to_string();
         let claim = (new.claim_callback && new.change.callback.is_some()).then(|| Claim {
             token: &token,
