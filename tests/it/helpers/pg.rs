@@ -89,6 +89,28 @@ impl TempDatabase {
             cluster: cluster.to_string(),
         }
     }
+
+    /// Runs `sql` on the cluster's own database (not this one), on a connection of its own.
+    pub fn on_cluster(&self, sql: &str) {
+        on_cluster(&self.cluster, sql.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Lets new connections into this database, or not (those open stay open).
+    pub fn allow_connections(&self, allow: bool) {
+        self.on_cluster(&format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}",
+            self.name
+        ));
+    }
+
+    /// Ends the connections to this database whose last statement began with `prefix`.
+    pub fn terminate_where_last_statement(&self, prefix: &str) {
+        self.on_cluster(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = '{}' AND query LIKE '{prefix}%'",
+            self.name
+        ));
+    }
 }
 
 impl Drop for TempDatabase {
