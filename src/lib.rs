@@ -11,6 +11,7 @@
 pub mod ca;
 pub mod domain;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod service;
 pub mod settings;
@@ -32,7 +33,7 @@ use crate::http::middleware::concurrency::AccountLimiter;
 use crate::http::middleware::journal::Journal;
 use crate::metrics::Metrics;
 use crate::service::{CallbackPolicy, Service};
-use crate::settings::{LogFormat, Settings};
+use crate::settings::Settings;
 use crate::store::Store;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -220,22 +221,9 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
-
 /// The binary: settings in, server up until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), BoxError> {
-    init_tracing(settings.log_format);
+    let _flush = logging::init(settings.log_format);
     tracing::info!(settings = ?settings, "starting");
     let state = AppState::new(settings).await?;
     let settings = &state.settings;
