@@ -26,6 +26,16 @@ fn batch(first: usize, n: usize, at: i64) -> Vec<JournalledRequest> {
         .collect()
 }
 
+/// Writes `entries` through the store, keeping `keep`, as a replica's journal batch does.
+async fn write(store: &Store, entries: Vec<JournalledRequest>, keep: i64) {
+    store.journal_requests(&entries, keep).await.expect("write");
+}
+
+/// The numbers from `to - 1` down to `from`: the newest entries, newest first.
+fn newest_first(from: usize, to: usize) -> Vec<usize> {
+    (from..to).rev().collect()
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -72,10 +82,7 @@ async fn a_journal_written_for_a_long_time_keeps_its_table_small() {
     }
     let rows = scalar(&db.url, "SELECT count(*) FROM request_journal").await;
     assert!(rows <= 1_500, "at most the kept and one batch: {rows}");
-    assert_eq!(
-        newest(&store, 1_000).await,
-        (59_000..60_000).rev().collect::<Vec<_>>()
-    );
+    assert_eq!(newest(&store, 1_000).await, newest_first(59_000, 60_000));
     // Unvacuumed, the 60,000 rows of about 450 bytes take 39 MB with their indexes; vacuumed
     // every 10,000 deleted, about 9 MB.
     let bytes = scalar(&db.url, "SELECT pg_total_relation_size('request_journal')").await;
@@ -94,34 +101,20 @@ async fn rows_written_below_the_floor_are_deleted_within_about_a_second() {
     let at = now_ms();
     // Three batches of 200, keeping 100: this store's deletes reached the second batch.
     for b in 0..3 {
-        let entries = batch(b * 200, 200, at + b as i64 * 200);
-        store.journal_requests(&entries, 100).await.expect("write");
+        write(&store, batch(b * 200, 200, at + b as i64 * 200), 100).await;
     }
     assert_eq!(count().await, 300);
     // A replica whose clock is an hour behind writes 50: below where this one's deletes
     // stand. The next write, soon after, deletes from there on and leaves them.
-    let behind = batch(10_000, 50, at - 3_600_000);
-    store.journal_requests(&behind, 100).await.expect("write");
-    store
-        .journal_requests(&batch(600, 200, at + 600), 100)
-        .await
-        .expect("write");
+    write(&store, batch(10_000, 50, at - 3_600_000), 100).await;
+    write(&store, batch(600, 200, at + 600), 100).await;
     assert_eq!(count().await, 350, "the 50 are still there");
     // They are never among the newest.
-    assert_eq!(
-        newest(&store, 100).await,
-        (700..800).rev().collect::<Vec<_>>()
-    );
+    assert_eq!(newest(&store, 100).await, newest_first(700, 800));
     // A write a second later looks from the oldest end again.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    store
-        .journal_requests(&batch(800, 200, at + 800), 100)
-        .await
-        .expect("write");
+    write(&store, batch(800, 200, at + 800), 100).await;
     assert_eq!(count().await, 300, "the kept 100 and the last batch");
-    assert_eq!(
-        newest(&store, 100).await,
-        (900..1000).rev().collect::<Vec<_>>()
-    );
+    assert_eq!(newest(&store, 100).await, newest_first(900, 1000));
     store.close().await;
 }

@@ -16,6 +16,27 @@ async fn list_status(server: &Emulator, account: &str, who: &Account) -> u16 {
     server.list(account, &who.sid, &who.token).await.0
 }
 
+/// Sets `key`'s secret in the database, behind the emulators' backs.
+async fn set_secret_by_hand(r: &Replicas, key: &str, secret: &str) {
+    r.query_i64(&format!(
+        "WITH k AS (UPDATE api_keys SET secret = '{secret}' WHERE sid = '{key}' RETURNING 1)
+         SELECT count(*) FROM k"
+    ))
+    .await;
+}
+
+/// Deletes `key` through the Twilio API on `server`, as `owner`.
+async fn delete_key(server: &Emulator, owner: &Account, key: &Account) {
+    let deleted = send(own(
+        server,
+        owner,
+        Method::DELETE,
+        &format!("/Keys/{}.json", key.sid),
+    ))
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+}
+
 /// Whether `server` answers from its cache: the key's secret is changed in the database
 /// behind the emulators' backs, and the old one still works on `server`. Tried a few times,
 /// since a replica uses its cache only while it hears its own heartbeats on time.
@@ -27,19 +48,9 @@ async fn answers_from_its_cache(
 ) -> bool {
     for _ in 0..20 {
         let before = list_status(server, &owner.sid, key).await;
-        r.query_i64(&format!(
-            "WITH k AS (UPDATE api_keys SET secret = 'changed by hand' WHERE sid = '{}' RETURNING 1)
-             SELECT count(*) FROM k",
-            key.sid
-        ))
-        .await;
+        set_secret_by_hand(r, &key.sid, "changed by hand").await;
         let cached = before == 200 && list_status(server, &owner.sid, key).await == 200;
-        r.query_i64(&format!(
-            "WITH k AS (UPDATE api_keys SET secret = '{}' WHERE sid = '{}' RETURNING 1)
-             SELECT count(*) FROM k",
-            key.token, key.sid
-        ))
-        .await;
+        set_secret_by_hand(r, &key.sid, &key.token).await;
         if cached {
             return true;
         }
@@ -83,14 +94,7 @@ async fn a_credential_changed_on_one_replica_is_refused_on_the_other_at_once() {
 
     // A key deleted on one replica is refused on the other at once.
     assert_eq!(list_status(b, &parent.sid, &key).await, 200);
-    let deleted = send(own(
-        a,
-        &parent,
-        Method::DELETE,
-        &format!("/Keys/{}.json", key.sid),
-    ))
-    .await;
-    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    delete_key(a, &parent, &key).await;
     assert_eq!(list_status(b, &parent.sid, &key).await, 401);
 
     // An account deleted on the other replica is refused on the first at once.
@@ -127,16 +131,9 @@ async fn a_replica_that_lost_its_listener_forgets_what_it_had_cached() {
     r.db.allow_connections(false);
     r.db.terminate_where_last_statement("LISTEN");
     let started = std::time::Instant::now();
-    let deleted = send(own(
-        a,
-        &parent,
-        Method::DELETE,
-        &format!("/Keys/{}.json", key.sid),
-    ))
-    .await;
+    delete_key(a, &parent, &key).await;
     let waited = started.elapsed();
     r.db.allow_connections(true);
-    assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(
         waited >= Duration::from_millis(2_500),
         "answered after {waited:?}, before the acknowledgement wait ended"
@@ -154,12 +151,7 @@ async fn a_replica_that_lost_its_listener_forgets_what_it_had_cached() {
     for n in 0..20 {
         let probe = new_key(a, &parent.sid, Some(&format!("probe {n}"))).await;
         let before = list_status(b, &parent.sid, &probe).await;
-        r.query_i64(&format!(
-            "WITH k AS (UPDATE api_keys SET secret = 'changed by hand' WHERE sid = '{}' RETURNING 1)
-             SELECT count(*) FROM k",
-            probe.sid
-        ))
-        .await;
+        set_secret_by_hand(&r, &probe.sid, "changed by hand").await;
         if before == 200 && list_status(b, &parent.sid, &probe).await == 200 {
             again = true;
             break;
