@@ -1,6 +1,6 @@
 //! Caller IDs and callee behaviours, read from PostgreSQL; lists are keyset-paged by sid.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use sqlx::{FromRow, Postgres, QueryBuilder};
 
@@ -15,6 +15,11 @@ use crate::domain::PhoneNumber;
 use crate::store::{CallerIdStore, StoreError};
 
 const COLUMNS: &str = "sid, account_sid, phone_number, friendly_name, date_created, date_updated";
+
+/// The statement of a fetch, made once.
+static CALLER_ID_BY_SID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM outgoing_caller_ids WHERE sid = $1 AND account_sid = $2")
+});
 
 /// A row of a page, or (with every column empty) the one row of an empty page; `beyond` says
 /// whether rows exist on the other side of the cursor.
@@ -63,15 +68,10 @@ impl CallerIdStore for PgStore {
         account: &AccountSid,
         sid: &CallerIdSid,
     ) -> Result<Option<Arc<CallerId>>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM outgoing_caller_ids WHERE sid = $1 AND account_sid = $2"
-        );
         let row: Option<CallerIdRow> = self
             .lean()
-            .take()
-            .await?
             .run(async |conn| {
-                Ok(sqlx::query_as(&sql)
+                Ok(sqlx::query_as(&CALLER_ID_BY_SID)
                     .bind(sid.as_str())
                     .bind(account.as_str())
                     .fetch_optional(conn)
@@ -134,8 +134,6 @@ impl CallerIdStore for PgStore {
             .push(") p ON TRUE");
         let found: Vec<PageRow> = self
             .lean()
-            .take()
-            .await?
             .run(async |conn| Ok(q.build_query_as().fetch_all(conn).await?))
             .await?;
         let behind_cursor = found.first().is_some_and(|r| r.beyond);

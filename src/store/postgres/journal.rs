@@ -9,6 +9,7 @@
 //! second (which also takes rows that another replica, its clock behind, wrote below that
 //! point), and vacuums the table itself once it has deleted [`VACUUM_AFTER`] rows.
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use super::PgStore;
@@ -30,9 +31,28 @@ pub(super) struct Trim {
 }
 
 impl Trim {
-    /// Forgets the floor: after a reset, rows are looked for from the oldest end again.
-    pub(super) fn forget(&mut self) {
-        self.floor = None;
+    /// Where the next delete starts: from the floor, or (`None`) from the oldest end when
+    /// there is none or the last such delete is [`FULL_TRIM_EVERY`] old.
+    fn start(&mut self) -> Option<(i64, i64)> {
+        if self
+            .last_full
+            .is_none_or(|at| at.elapsed() >= FULL_TRIM_EVERY)
+        {
+            self.last_full = Some(Instant::now());
+            return None;
+        }
+        self.floor
+    }
+
+    /// A delete reached `bound`, deleting `deleted` rows: whether the table is due a vacuum.
+    fn reached(&mut self, bound: (i64, i64), deleted: i64) -> bool {
+        self.floor = Some(self.floor.map_or(bound, |f| f.max(bound)));
+        self.deleted_since_vacuum += deleted;
+        let due = self.deleted_since_vacuum >= VACUUM_AFTER;
+        if due {
+            self.deleted_since_vacuum = 0;
+        }
+        due
     }
 }
 
@@ -47,6 +67,9 @@ const APPEND: &str = "WITH added AS (INSERT INTO request_journal (at, account_si
     gone AS (DELETE FROM request_journal WHERE (at, id) <= (SELECT at, id FROM bound)";
 const FROM_FLOOR: &str = " AND (at, id) > ($5, $6)";
 const ANSWER: &str = " RETURNING 1) SELECT at, id, (SELECT count(*) FROM gone) FROM bound";
+/// The statement deleting from the oldest end, and the one deleting from a floor.
+static FROM_OLDEST_SQL: LazyLock<String> = LazyLock::new(|| format!("{APPEND}{ANSWER}"));
+static FROM_FLOOR_SQL: LazyLock<String> = LazyLock::new(|| format!("{APPEND}{FROM_FLOOR}{ANSWER}"));
 
 impl PgStore {
     /// Appends `entries` (oldest first) and deletes the oldest (by `at`) beyond the newest
@@ -64,23 +87,12 @@ impl PgStore {
             entries.iter().map(|e| e.account_sid.as_deref()).collect();
         let texts: Vec<&str> = entries.iter().map(|e| e.entry.as_str()).collect();
         let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
-        let floor = {
-            let mut trim = self.journal_trim();
-            let full = trim
-                .last_full
-                .is_none_or(|at| at.elapsed() >= FULL_TRIM_EVERY);
-            if full {
-                trim.last_full = Some(Instant::now());
-                None
-            } else {
-                trim.floor
-            }
-        };
+        let floor = self.journal_trim().start();
         let sql = match floor {
-            Some(_) => format!("{APPEND}{FROM_FLOOR}{ANSWER}"),
-            None => format!("{APPEND}{ANSWER}"),
+            Some(_) => &FROM_FLOOR_SQL,
+            None => &FROM_OLDEST_SQL,
         };
-        let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&sql)
+        let mut query = sqlx::query_as::<_, (i64, i64, i64)>(sql)
             .bind(ats)
             .bind(accounts)
             .bind(texts)
@@ -91,16 +103,7 @@ impl PgStore {
         let Some((at, id, deleted)) = query.fetch_optional(self.pool()).await? else {
             return Ok(());
         };
-        let vacuum = {
-            let mut trim = self.journal_trim();
-            trim.floor = Some(trim.floor.map_or((at, id), |f| f.max((at, id))));
-            trim.deleted_since_vacuum += deleted;
-            let due = trim.deleted_since_vacuum >= VACUUM_AFTER;
-            if due {
-                trim.deleted_since_vacuum = 0;
-            }
-            due
-        };
+        let vacuum = self.journal_trim().reached((at, id), deleted);
         if vacuum {
             // Outside a transaction, as VACUUM must be; one replica's vacuum at a time.
             sqlx::raw_sql("VACUUM (SKIP_LOCKED) request_journal")
@@ -135,6 +138,6 @@ impl PgStore {
 
     /// Forgets where this replica's deletes stand (after a reset).
     pub(super) fn forget_journal_floor(&self) {
-        self.journal_trim().forget();
+        self.journal_trim().floor = None;
     }
 }

@@ -39,9 +39,21 @@ impl Lean {
         }
     }
 
+    /// Runs `work` on a connection of the set (see [`Lean::take`]), then gives it back or
+    /// closes it as [`Held::release`] says.
+    pub(super) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    {
+        let mut held = self.take().await?;
+        let outcome = work(held.conn()).await;
+        held.release(&outcome);
+        outcome
+    }
+
     /// An idle connection, or a new one while there are fewer than the size; waits for one
     /// to come back at most [`ACQUIRE_TIMEOUT`], connecting included.
-    pub(super) async fn take(&self) -> Result<Held<'_>, StoreError> {
+    async fn take(&self) -> Result<Held<'_>, StoreError> {
         let taking = async {
             let permit = self
                 .permits
@@ -76,13 +88,13 @@ impl Lean {
 }
 
 impl Held<'_> {
-    pub(super) fn conn(&mut self) -> &mut PgConnection {
+    fn conn(&mut self) -> &mut PgConnection {
         self.conn.as_mut().expect("a held connection")
     }
 
     /// Gives the connection back if `outcome` leaves it ready for the next statement: a
     /// success, or an error the database answered (the connection read its whole answer).
-    pub(super) fn release<T>(mut self, outcome: &Result<T, StoreError>) {
+    fn release<T>(mut self, outcome: &Result<T, StoreError>) {
         let ready = match outcome {
             Ok(_) => true,
             Err(StoreError::Backend(source)) => matches!(
@@ -98,16 +110,6 @@ impl Held<'_> {
                 idle.push(conn);
             }
         }
-    }
-
-    /// Runs `work` on the connection, then releases it as [`Held::release`] says.
-    pub(super) async fn run<T, F>(mut self, work: F) -> Result<T, StoreError>
-    where
-        F: AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
-    {
-        let outcome = work(self.conn()).await;
-        self.release(&outcome);
-        outcome
     }
 }
 

@@ -129,8 +129,8 @@ impl PgStore {
         let call = &new.change.to;
         let lock = number_lock(call.account_sid.as_str(), call.to.as_str());
         let _turn = self.number_turn(lock).await;
-        let held = self.lean().take().await?;
-        held.run(async |conn| self.create_on(conn, lock, &new).await)
+        self.lean()
+            .run(async |conn| self.create_on(conn, lock, &new).await)
             .await
     }
 

@@ -19,16 +19,13 @@ fn options() -> Option<PgConnectOptions> {
 
 /// The server process of the connection `lean` hands out next.
 async fn backend(lean: &Lean) -> i32 {
-    lean.take()
-        .await
-        .expect("a connection")
-        .run(async |c| {
-            Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
-                .fetch_one(c)
-                .await?)
-        })
-        .await
-        .expect("its pid")
+    lean.run(async |c| {
+        Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(c)
+            .await?)
+    })
+    .await
+    .expect("its pid")
 }
 
 #[tokio::test]
@@ -41,9 +38,6 @@ async fn a_connection_goes_back_after_its_work_and_is_closed_when_the_work_is_cu
     assert_eq!(backend(&lean).await, first, "back after a statement");
 
     let failed = lean
-        .take()
-        .await
-        .expect("a connection")
         .run(async |c| Ok(sqlx::query("SELECT 1 / 0").execute(c).await?))
         .await;
     assert!(failed.is_err(), "division by zero");
@@ -56,10 +50,7 @@ async fn a_connection_goes_back_after_its_work_and_is_closed_when_the_work_is_cu
     // Dropped while the database has yet to answer, as when a request's client goes away:
     // the answer would reach the next statement, so the connection is closed instead.
     let cut = tokio::time::timeout(Duration::from_millis(200), async {
-        lean.take()
-            .await
-            .expect("a connection")
-            .run(async |c| Ok(sqlx::query("SELECT pg_sleep(5)").execute(c).await?))
+        lean.run(async |c| Ok(sqlx::query("SELECT pg_sleep(5)").execute(c).await?))
             .await
     })
     .await;
@@ -69,5 +60,6 @@ async fn a_connection_goes_back_after_its_work_and_is_closed_when_the_work_is_cu
     assert_eq!(backend(&lean).await, next);
 
     lean.close().await;
-    assert!(lean.take().await.is_err(), "closed");
+    let closed = lean.run(async |_| Ok(())).await;
+    assert!(closed.is_err(), "closed");
 }
