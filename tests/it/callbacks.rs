@@ -341,10 +341,14 @@ async fn a_callback_cut_short_by_a_crash_is_sent_again_with_the_same_token() {
         .execute(&pool)
         .await
         .expect("delete attempts");
-    sqlx::query("UPDATE callbacks SET state = 'sending', attempts = 0, next_attempt_at = NULL")
-        .execute(&pool)
-        .await
-        .expect("mark sending");
+    sqlx::query(
+        "UPDATE callbacks SET state = 'sending', attempts = 0, next_attempt_at = NULL,
+         last_at = NULL, last_url = NULL, last_signature = NULL, last_status_code = NULL,
+         last_latency_ms = NULL, last_error = NULL",
+    )
+    .execute(&pool)
+    .await
+    .expect("mark sending");
     pool.close().await;
 
     let app = TestApp::spawn_in(dir.clone(), test_settings(&dir)).await;

@@ -33,6 +33,7 @@ mod call_flow;
 mod call_resource;
 mod callback_answers;
 mod callback_signatures;
+mod callback_storage;
 mod callbacks;
 mod verification;
 mod verification_errors;

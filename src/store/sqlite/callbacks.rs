@@ -9,36 +9,51 @@ use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
 
 /// Writes `attempts` and the state each leaves its callback in, on `conn` (inside the
-/// caller's transaction): two statements per chunk, a multi-row insert of the attempts and one
-/// update of their callbacks, instead of two per attempt. Chunks have a power-of-two size, so
-/// that a few statement texts, prepared once and cached, serve every group.
+/// caller's transaction). A callback's row keeps its newest attempt (migration 0007): the one
+/// it kept before, if any, moves to `callback_attempts`, then one update per chunk writes the
+/// new attempt and state into the rows. Chunks have a power-of-two size, so that a few
+/// statement texts, prepared once and cached, serve every group.
 pub(super) async fn write_attempts(
     conn: &mut sqlx::SqliteConnection,
     attempts: &[Attempted],
 ) -> Result<(), StoreError> {
-    /// Attempts per chunk at most: 12 parameters each, well under SQLite's limit.
+    /// Attempts per chunk at most: 10 parameters each, well under SQLite's limit.
     const PER_QUERY: usize = 64;
     let mut rest = attempts;
     while !rest.is_empty() {
         let mut size = PER_QUERY.min(1 << rest.len().ilog2());
         // A callback has one attempt in a group (its next is made once this one is recorded).
-        // Should one have two, the update could keep either state: write one at a time then.
+        // Should one have two, the update could keep either: write one at a time then.
         if has_repeat(&rest[..size]) {
             size = 1;
         }
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        // Only the attempts of callbacks still there: one deleted while it was being delivered
-        // (a reset, its account closed) has no row to record against, and must not fail the
-        // transaction, which holds validation requests too.
+        // A callback deleted while it was being delivered (a reset, its account closed) has
+        // no row: both statements pass it by, so it cannot fail the transaction, which holds
+        // validation requests too.
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
-             status_code, latency_ms, error) SELECT * FROM (",
+             status_code, latency_ms, error)
+             SELECT id, attempts, last_at, last_url, last_signature, last_status_code,
+             last_latency_ms, last_error FROM callbacks WHERE last_at IS NOT NULL AND id IN (",
+        );
+        let mut ids = q.separated(", ");
+        for done in chunk {
+            ids.push_bind(done.attempt.callback_id);
+        }
+        q.push(
+            "); UPDATE callbacks SET state = v.column2, attempts = v.column3,
+             next_attempt_at = v.column4, last_at = v.column5, last_url = v.column6,
+             last_signature = v.column7, last_status_code = v.column8,
+             last_latency_ms = v.column9, last_error = v.column10 FROM (",
         );
         q.push_values(chunk, |mut row, done| {
             let a = &done.attempt;
             row.push_bind(a.callback_id)
+                .push_bind(done.state.as_str())
                 .push_bind(a.attempt)
+                .push_bind(done.next_attempt_at)
                 .push_bind(a.at)
                 .push_bind(&a.url)
                 .push_bind(&a.signature)
@@ -46,21 +61,39 @@ pub(super) async fn write_attempts(
                 .push_bind(a.latency_ms)
                 .push_bind(&a.error);
         });
-        q.push(
-            ") AS v WHERE EXISTS (SELECT 1 FROM callbacks WHERE id = v.column1);
-             UPDATE callbacks SET state = v.column2, attempts = v.column3,
-             next_attempt_at = v.column4 FROM (",
-        );
-        q.push_values(chunk, |mut row, done| {
-            row.push_bind(done.attempt.callback_id)
-                .push_bind(done.state.as_str())
-                .push_bind(done.attempt.attempt)
-                .push_bind(done.next_attempt_at);
-        });
         q.push(") AS v WHERE callbacks.id = v.column1");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A callback's row with the newest attempt it keeps (migration 0007).
+#[derive(sqlx::FromRow)]
+struct KeptRow {
+    #[sqlx(flatten)]
+    callback: CallbackRow,
+    last_at: Option<i64>,
+    last_url: Option<String>,
+    last_signature: Option<String>,
+    last_status_code: Option<i64>,
+    last_latency_ms: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl KeptRow {
+    /// The newest attempt, when one was recorded.
+    fn newest(&self) -> Option<CallbackAttempt> {
+        Some(CallbackAttempt {
+            callback_id: self.callback.id,
+            attempt: self.callback.attempts,
+            at: self.last_at?,
+            url: self.last_url.clone().unwrap_or_default(),
+            signature: self.last_signature.clone().unwrap_or_default(),
+            status_code: self.last_status_code,
+            latency_ms: self.last_latency_ms.unwrap_or_default(),
+            error: self.last_error.clone(),
+        })
+    }
 }
 
 /// Whether two of `attempts` are of the same callback.
@@ -150,17 +183,21 @@ impl CallbackStore for SqliteStore {
             q.push(" AND call_sid = ").push_bind(c.as_str());
         }
         q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        let rows: Vec<CallbackRow> = q.build_query_as().fetch_all(self.read()).await?;
+        let rows: Vec<KeptRow> = q.build_query_as().fetch_all(self.read()).await?;
         let mut out = Vec::with_capacity(rows.len());
-        for cb in parse_all(rows, CallbackRow::parse)? {
-            let attempts: Vec<AttemptRow> = sqlx::query_as(
+        for row in rows {
+            let newest = row.newest();
+            let cb = row.callback.parse()?;
+            let earlier: Vec<AttemptRow> = sqlx::query_as(
                 "SELECT callback_id, attempt, at, url, signature, status_code, latency_ms, error
                  FROM callback_attempts WHERE callback_id = ? ORDER BY id",
             )
             .bind(cb.id)
             .fetch_all(self.read())
             .await?;
-            out.push((cb, attempts.into_iter().map(attempt).collect()));
+            let mut attempts: Vec<CallbackAttempt> = earlier.into_iter().map(attempt).collect();
+            attempts.extend(newest);
+            out.push((cb, attempts));
         }
         Ok(out)
     }

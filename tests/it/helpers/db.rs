@@ -50,8 +50,9 @@ async fn pg_connect(db_url: &str) -> sqlx::PgPool {
         .expect("open test db")
 }
 
-/// (state, attempts, next_attempt_at, idempotency_token, attempt rows) of every callback,
-/// read straight from the SQLite file (or PostgreSQL database).
+/// (state, attempts, next_attempt_at, idempotency_token, attempts recorded) of every callback,
+/// read straight from the SQLite file (or PostgreSQL database). SQLite keeps a callback's
+/// newest attempt in its row and the ones before it in callback_attempts.
 pub async fn callback_rows(db_url: &str) -> Vec<(String, i64, Option<i64>, String, i64)> {
     const SQL: &str = "SELECT state, attempts, next_attempt_at, idempotency_token,
                 (SELECT COUNT(*) FROM callback_attempts a WHERE a.callback_id = c.id)
@@ -65,8 +66,12 @@ pub async fn callback_rows(db_url: &str) -> Vec<(String, i64, Option<i64>, Strin
         pool.close().await;
         return rows;
     }
+    const SQLITE: &str = "SELECT state, attempts, next_attempt_at, idempotency_token,
+                (SELECT COUNT(*) FROM callback_attempts a WHERE a.callback_id = c.id)
+                + (last_at IS NOT NULL)
+         FROM callbacks c ORDER BY id";
     let pool = connect(db_url, false).await;
-    let rows = sqlx::query_as(SQL)
+    let rows = sqlx::query_as(SQLITE)
         .fetch_all(&pool)
         .await
         .expect("callbacks");
