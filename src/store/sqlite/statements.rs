@@ -85,7 +85,10 @@ pub(super) fn push_callback<'a>(
                 .push_bind(token)
                 .push_unseparated(", 'sending', 0, NULL, ")
                 .push_bind_unseparated(at)
-                .push_unseparated(") RETURNING 'callback' AS kind, id; ");
+                // The id by a statement of its own rather than RETURNING: SQLite runs
+                // RETURNING as a trigger, which makes the insert keep a statement journal,
+                // a copy of each page it changes that the transaction had changed already.
+                .push_unseparated("); SELECT 'callback' AS kind, last_insert_rowid() AS id; ");
         }
         None => {
             values
