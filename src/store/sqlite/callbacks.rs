@@ -9,29 +9,54 @@ use crate::domain::sid::{AccountSid, CallSid};
 use crate::store::{CallbackStore, StoreError};
 
 /// Writes `attempts` and the state each leaves its callback in, on `conn` (inside the
-/// caller's transaction). A callback's row keeps its newest attempt (migration 0007): the one
-/// it kept before, if any, moves to `callback_attempts`, then one update per chunk writes the
-/// new attempt and state into the rows. Chunks have a power-of-two size, so that a few
-/// statement texts, prepared once and cached, serve every group.
+/// caller's transaction). A callback's row keeps its newest attempt (migration 0007): for a
+/// retry, the attempt the row kept moves to `callback_attempts` first. A callback deleted
+/// while it was being delivered (a reset, its account closed) has no row: every statement
+/// passes it by, so it cannot fail the transaction, which holds validation requests too.
 pub(super) async fn write_attempts(
     conn: &mut sqlx::SqliteConnection,
     attempts: &[Attempted],
 ) -> Result<(), StoreError> {
-    /// Attempts per chunk at most: 10 parameters each, well under SQLite's limit.
-    const PER_QUERY: usize = 64;
-    let mut rest = attempts;
-    while !rest.is_empty() {
-        let mut size = PER_QUERY.min(1 << rest.len().ilog2());
-        // A callback has one attempt in a group (its next is made once this one is recorded).
-        // Should one have two, the update could keep either: write one at a time then.
-        if has_repeat(&rest[..size]) {
-            size = 1;
+    // A callback has one attempt in a group (its next is made once this one is recorded).
+    // Should one have two, each must move the one before it: write one at a time then.
+    if has_repeat(attempts) {
+        for one in attempts {
+            write_in_chunks(conn, std::slice::from_ref(one)).await?;
         }
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        // A callback deleted while it was being delivered (a reset, its account closed) has
-        // no row: both statements pass it by, so it cannot fail the transaction, which holds
-        // validation requests too.
+        return Ok(());
+    }
+    write_in_chunks(conn, attempts).await
+}
+
+/// Statements per query at most: 10 parameters each, well under SQLite's limit.
+const PER_QUERY: usize = 64;
+
+/// `items` in chunks of power-of-two sizes, so that a few statement texts, prepared once and
+/// cached, serve every group.
+fn chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let (chunk, rest) = items.split_at(PER_QUERY.min(1 << items.len().ilog2()));
+        items = rest;
+        Some(chunk)
+    })
+}
+
+/// The moves of the retries' earlier attempts, then one single-row update per attempt, a
+/// query per chunk. Single-row statements keep no statement journal; a multi-row update
+/// would copy each page it changes that the transaction had changed already.
+async fn write_in_chunks(
+    conn: &mut sqlx::SqliteConnection,
+    attempts: &[Attempted],
+) -> Result<(), StoreError> {
+    let retried: Vec<i64> = attempts
+        .iter()
+        .filter(|done| done.attempt.attempt > 1)
+        .map(|done| done.attempt.callback_id)
+        .collect();
+    for chunk in chunks(&retried) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO callback_attempts (callback_id, attempt, at, url, signature,
              status_code, latency_ms, error)
@@ -39,29 +64,38 @@ pub(super) async fn write_attempts(
              last_latency_ms, last_error FROM callbacks WHERE last_at IS NOT NULL AND id IN (",
         );
         let mut ids = q.separated(", ");
-        for done in chunk {
-            ids.push_bind(done.attempt.callback_id);
+        for id in chunk {
+            ids.push_bind(*id);
         }
-        q.push(
-            "); UPDATE callbacks SET state = v.column2, attempts = v.column3,
-             next_attempt_at = v.column4, last_at = v.column5, last_url = v.column6,
-             last_signature = v.column7, last_status_code = v.column8,
-             last_latency_ms = v.column9, last_error = v.column10 FROM (",
-        );
-        q.push_values(chunk, |mut row, done| {
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in chunks(attempts) {
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for done in chunk {
             let a = &done.attempt;
-            row.push_bind(a.callback_id)
+            q.push("UPDATE callbacks SET state = ")
                 .push_bind(done.state.as_str())
+                .push(", attempts = ")
                 .push_bind(a.attempt)
+                .push(", next_attempt_at = ")
                 .push_bind(done.next_attempt_at)
+                .push(", last_at = ")
                 .push_bind(a.at)
+                .push(", last_url = ")
                 .push_bind(&a.url)
+                .push(", last_signature = ")
                 .push_bind(&a.signature)
+                .push(", last_status_code = ")
                 .push_bind(a.status_code)
+                .push(", last_latency_ms = ")
                 .push_bind(a.latency_ms)
-                .push_bind(&a.error);
-        });
-        q.push(") AS v WHERE callbacks.id = v.column1");
+                .push(", last_error = ")
+                .push_bind(&a.error)
+                .push(" WHERE id = ")
+                .push_bind(a.callback_id)
+                .push("; ");
+        }
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -98,11 +132,9 @@ impl KeptRow {
 
 /// Whether two of `attempts` are of the same callback.
 fn has_repeat(attempts: &[Attempted]) -> bool {
-    attempts.iter().enumerate().any(|(i, a)| {
-        attempts[..i]
-            .iter()
-            .any(|b| b.attempt.callback_id == a.attempt.callback_id)
-    })
+    let mut ids: Vec<i64> = attempts.iter().map(|a| a.attempt.callback_id).collect();
+    ids.sort_unstable();
+    ids.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 impl CallbackStore for SqliteStore {

@@ -1,7 +1,7 @@
 //! The StatusCallback journal: attempts and the state they leave, the journal's filters, and
 //! the counts by state.
 
-use callerid_emulator::domain::callback::{Callback, CallbackAttempt, CallbackState};
+use callerid_emulator::domain::callback::{Attempted, Callback, CallbackAttempt, CallbackState};
 use callerid_emulator::domain::sid::{AccountSid, CallSid};
 
 use super::fixtures::*;
@@ -227,5 +227,80 @@ contract_tests! {
             (1, 1, 2),
             "one sending, one pending"
         );
+    }
+
+    /// Attempts recorded together keep their order and their callbacks apart: a retry with
+    /// another callback's first attempt, and (as a crash and a restart can leave them) two
+    /// attempts of one callback in one call.
+    async fn attempts_recorded_together_are_each_listed_with_their_callback(b: Backend) {
+        let s = &b.store;
+        let a = new_account(s).await;
+        let retried_call = ended_call_with_callback(s, &a, &phone(21), T0).await;
+        let other_call = ended_call_with_callback(s, &a, &phone(22), T0).await;
+        let claimed = s.claim_due_callbacks(T0, 10).await.expect("claim");
+        let of = |call: &CallSid| {
+            claimed
+                .iter()
+                .find(|cb| &cb.call_sid == call)
+                .expect("claimed")
+                .clone()
+        };
+        let (retried, other) = (of(&retried_call), of(&other_call));
+        let first = attempt(&retried, 1, T0 + 10, Some(500), Some("HTTP 500"));
+        record(s, &first, CallbackState::Pending, Some(T0 + 20))
+            .await
+            .expect("record");
+        let pending = |attempt: CallbackAttempt, state, next_attempt_at| Attempted {
+            attempt,
+            state,
+            next_attempt_at,
+        };
+        // A retry beside another callback's first attempt.
+        s.record_attempts(&[
+            pending(
+                attempt(&retried, 2, T0 + 30, Some(503), Some("HTTP 503")),
+                CallbackState::Pending,
+                Some(T0 + 40),
+            ),
+            pending(
+                attempt(&other, 1, T0 + 31, Some(204), None),
+                CallbackState::Delivered,
+                None,
+            ),
+        ])
+        .await
+        .expect("record together");
+        // Two attempts of one callback.
+        s.record_attempts(&[
+            pending(
+                attempt(&retried, 3, T0 + 50, Some(502), Some("HTTP 502")),
+                CallbackState::Pending,
+                Some(T0 + 60),
+            ),
+            pending(
+                attempt(&retried, 4, T0 + 70, Some(200), None),
+                CallbackState::Delivered,
+                None,
+            ),
+        ])
+        .await
+        .expect("record one callback's two");
+        let (journalled, attempts) = journal_of(s, &retried_call).await;
+        assert_eq!(
+            (journalled.state, journalled.attempts),
+            (CallbackState::Delivered, 4)
+        );
+        let listed: Vec<(i64, Option<i64>)> =
+            attempts.iter().map(|a| (a.attempt, a.status_code)).collect();
+        assert_eq!(
+            listed,
+            [(1, Some(500)), (2, Some(503)), (3, Some(502)), (4, Some(200))]
+        );
+        assert_eq!(attempts[1].error.as_deref(), Some("HTTP 503"));
+        let (journalled, attempts) = journal_of(s, &other_call).await;
+        assert_eq!(journalled.state, CallbackState::Delivered);
+        assert_eq!(attempts.len(), 1);
+        assert_eq!((attempts[0].attempt, attempts[0].status_code), (1, Some(204)));
+        assert_eq!(s.callback_counts().await.expect("counts").delivered, 2);
     }
 }
