@@ -1,6 +1,6 @@
 //! The verification call behind a validation request: its states, its callee, its timeline.
 
-use super::callback::{CallbackMethod, NewCallback};
+use super::callback::{CallbackMethod, CallbackParams, NewCallback};
 use super::caller_id::FriendlyName;
 use super::phone::PhoneNumber;
 use super::sid::{AccountSid, CallSid, CallerIdSid};
@@ -202,7 +202,9 @@ impl Call {
             .verification_status
             .unwrap_or(VerificationStatus::Failed);
         let status = call.status.as_str();
-        let mut params: Vec<(String, String)> = [
+        let duration = call.duration.unwrap_or(0).to_string();
+        let mut params = CallbackParams::with_capacity(400);
+        for (name, value) in [
             ("AccountSid", call.account_sid.as_str()),
             ("ApiVersion", "2010-04-01"),
             ("CallSid", call.sid.as_str()),
@@ -212,18 +214,14 @@ impl Call {
             ("Direction", "outbound-api"),
             ("From", VERIFICATION_CALLER),
             ("To", call.to.as_str()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        params.push((
-            "CallDuration".into(),
-            call.duration.unwrap_or(0).to_string(),
-        ));
-        params.push(("VerificationStatus".into(), verification.as_str().into()));
+            ("CallDuration", &duration),
+            ("VerificationStatus", verification.as_str()),
+        ] {
+            params.push(name, value);
+        }
         if verification == VerificationStatus::Success {
             if let Some(sid) = &call.outgoing_caller_id_sid {
-                params.push(("OutgoingCallerIdSid".into(), sid.to_string()));
+                params.push("OutgoingCallerIdSid", sid.as_str());
             }
         }
         Some(NewCallback {

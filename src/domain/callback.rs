@@ -1,5 +1,6 @@
 //! The StatusCallback a verification call ends with: what it carries, and its delivery.
 
+pub use super::params::CallbackParams;
 use super::sid::{AccountSid, CallSid};
 
 /// How a StatusCallback is requested.
@@ -68,7 +69,7 @@ impl CallbackState {
 pub struct NewCallback {
     pub url: String,
     pub method: CallbackMethod,
-    pub params: Vec<(String, String)>,
+    pub params: CallbackParams,
 }
 
 /// A queued callback.
@@ -79,7 +80,7 @@ pub struct Callback {
     pub call_sid: CallSid,
     pub url: String,
     pub method: CallbackMethod,
-    pub params: Vec<(String, String)>,
+    pub params: CallbackParams,
     /// Sent as `I-Twilio-Idempotency-Token`, the same on every attempt and after a restart.
     pub idempotency_token: String,
     pub state: CallbackState,

@@ -9,6 +9,7 @@ pub mod callback;
 pub mod caller_id;
 pub mod event;
 pub mod machine;
+pub mod params;
 pub mod phone;
 pub mod plan;
 pub mod sid;

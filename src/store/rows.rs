@@ -6,7 +6,9 @@ use sqlx::FromRow;
 
 use crate::domain::account::{Account, AccountStatus, ApiKey, KeyKind};
 use crate::domain::call::{Behavior, Call, CallEvent, CallStatus, EventKind, VerificationStatus};
-use crate::domain::callback::{Callback, CallbackAttempt, CallbackMethod, CallbackState};
+use crate::domain::callback::{
+    Callback, CallbackAttempt, CallbackMethod, CallbackParams, CallbackState,
+};
 use crate::domain::caller_id::{CallerId, FriendlyName};
 use crate::domain::sid::{AccountSid, ApiKeySid, CallSid, CallerIdSid};
 use crate::domain::PhoneNumber;
@@ -238,8 +240,7 @@ impl CallbackRow {
             call_sid: call_sid(self.call_sid)?,
             url: self.url,
             method: named(CallbackMethod::parse, "callback method", &self.method)?,
-            params: serde_json::from_str(&self.params)
-                .map_err(|_| corrupt("callback parameters", &self.params))?,
+            params: stored_params(self.params)?,
             idempotency_token: self.idempotency_token,
             state: named(CallbackState::parse, "callback state", &self.state)?,
             attempts: self.attempts,
@@ -247,6 +248,21 @@ impl CallbackRow {
             created_at: self.created_at,
         })
     }
+}
+
+/// A callback's stored parameters: the form body, or, in rows written before the body was
+/// stored, a JSON array of `[name, value]` pairs (a body starts with a name, never `[`).
+fn stored_params(stored: String) -> Result<CallbackParams, StoreError> {
+    if !stored.starts_with('[') {
+        return Ok(CallbackParams::from_body(stored));
+    }
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&stored).map_err(|_| corrupt("callback parameters", &stored))?;
+    Ok(CallbackParams::from_pairs(
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    ))
 }
 
 /// An attempt's columns, in the order of `CallbackAttempt`'s fields.

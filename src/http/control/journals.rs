@@ -96,7 +96,11 @@ pub(super) async fn list_callbacks(
     let callbacks: Vec<CallbackView> = rows
         .into_iter()
         .map(|(cb, attempts)| CallbackView {
-            params: cb.params.into_iter().collect(),
+            params: cb
+                .params
+                .pairs()
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect(),
             id: cb.id,
             account_sid: cb.account_sid.to_string(),
             call_sid: cb.call_sid.to_string(),

@@ -6,7 +6,6 @@
 
 mod batch;
 pub(super) mod client;
-mod form;
 pub(super) mod handoff;
 mod recorder;
 pub mod scheduler;

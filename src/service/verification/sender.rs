@@ -17,11 +17,10 @@ use tokio::task::JoinSet;
 
 use super::batch::{by_receiver, deliver_batch, Prepared, Urls};
 use super::client::Outcome;
-use super::form::form_encode;
 use super::recorder::{Finished, Recorder};
 use super::signature::sign;
 use crate::domain::callback::{
-    Attempted, Callback, CallbackAttempt, CallbackMethod, CallbackState,
+    Attempted, Callback, CallbackAttempt, CallbackMethod, CallbackParams, CallbackState,
 };
 use crate::domain::time::now_millis;
 use crate::service::Service;
@@ -184,10 +183,10 @@ pub(super) fn base_url(stored: &str) -> Option<Url> {
 
 /// The URL an attempt requests: `base` and, for GET, the parameters appended to any query it
 /// has. The signature is computed over exactly this text, the one sent.
-fn request_url(base: Url, is_get: bool, params: &[(String, String)]) -> Url {
+fn request_url(base: Url, is_get: bool, params: &CallbackParams) -> Url {
     let mut url = base;
-    if is_get {
-        url.query_pairs_mut().extend_pairs(params);
+    if is_get && !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params.pairs());
     }
     url
 }
@@ -251,8 +250,12 @@ pub(super) async fn deliver(
         return None;
     };
     let url = request_url(base, is_get, params);
-    let signed: &[(String, String)] = if is_get { &[] } else { params };
-    let signature = sign(&token, url.as_str(), signed);
+    let signed: Vec<_> = if is_get {
+        Vec::new()
+    } else {
+        params.pairs().collect()
+    };
+    let signature = sign(&token, url.as_str(), &signed);
 
     let mut headers = HeaderMap::new();
     headers.insert(USER_AGENT, HeaderValue::from_static("TwilioProxy/1.1"));
@@ -271,7 +274,7 @@ pub(super) async fn deliver(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        (Method::POST, Some(form_encode(params)))
+        (Method::POST, Some(params.body().to_owned()))
     };
 
     let started = Instant::now();
@@ -380,12 +383,11 @@ async fn token(service: &Service, callback: &Callback) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::signature::tests::p;
     use super::*;
 
     #[test]
     fn the_url_sent_has_no_credentials_or_fragment_and_get_params_follow_the_query() {
-        let params = p(&[("CallSid", "CA1"), ("To", "+1 415")]);
+        let params = CallbackParams::from_pairs([("CallSid", "CA1"), ("To", "+1 415")]);
         let base = |s: &str| base_url(s).expect("url");
         let get = request_url(base("http://u:p@host:81?x=a b#frag"), true, &params);
         assert_eq!(

@@ -8,11 +8,15 @@ use sha1::Sha1;
 /// `params` are the form parameters: each name in code-point order, followed by each of its
 /// distinct values in order, appended without delimiters. For GET, pass no parameters: they
 /// are already in the URL. The message is fed to the MAC piece by piece, never built.
-pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+pub fn sign<K: AsRef<str>, V: AsRef<str>>(
+    auth_token: &str,
+    url: &str,
+    params: &[(K, V)],
+) -> String {
     // Byte order of UTF-8 is code-point order; equal pairs count once.
     let mut sorted: Vec<(&str, &str)> = params
         .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .map(|(name, value)| (name.as_ref(), value.as_ref()))
         .collect();
     sorted.sort_unstable();
     sorted.dedup();

@@ -86,7 +86,7 @@ fn push_callback<'a>(
     at: i64,
     claim: Option<Claim<'a>>,
 ) {
-    let params = serde_json::to_string(&cb.params).unwrap_or_else(|_| "[]".into());
+    let params = cb.params.body().to_owned();
     q.push(
         "INSERT INTO callbacks (account_sid, call_sid, url, method, params, idempotency_token,
          state, attempts, next_attempt_at, created_at, claimed_by, lease_until) SELECT ",

@@ -93,7 +93,7 @@ contract_tests! {
             (CallbackState::Pending, c.end_time)
         );
         assert_eq!(
-            param(&cbs[0], "OutgoingCallerIdSid"),
+            param(&cbs[0], "OutgoingCallerIdSid").as_deref(),
             Some(made.sid.as_str())
         );
         assert_eq!(s.pending_calls().await.expect("pending"), 0);
@@ -190,8 +190,8 @@ contract_tests! {
         assert_eq!(listed(s, &a).await, [seeded]);
         let cbs = callbacks_of(s, &sid).await;
         assert_eq!(cbs.len(), 1);
-        assert_eq!(param(&cbs[0], "VerificationStatus"), Some("failed"));
-        assert_eq!(param(&cbs[0], "OutgoingCallerIdSid"), None);
+        assert_eq!(param(&cbs[0], "VerificationStatus").as_deref(), Some("failed"));
+        assert_eq!(param(&cbs[0], "OutgoingCallerIdSid").as_deref(), None);
     }
 
     /// Digits keyed while a call waits for them are recorded and make it due now; once the

@@ -42,8 +42,8 @@ contract_tests! {
             (cb.url.as_str(), cb.method, cb.created_at),
             (CALLBACK_URL, CallbackMethod::Post, T0)
         );
-        assert_eq!(param(cb, "CallSid"), Some(early.as_str()));
-        assert_eq!(param(cb, "CallStatus"), Some("busy"));
+        assert_eq!(param(cb, "CallSid").as_deref(), Some(early.as_str()));
+        assert_eq!(param(cb, "CallStatus").as_deref(), Some("busy"));
         assert!(!cb.idempotency_token.is_empty());
         let (journalled, _) = journal_of(s, &early).await;
         assert_eq!(
@@ -196,7 +196,7 @@ contract_tests! {
             (&handed.call_sid, handed.state, handed.next_attempt_at),
             (&sid, CallbackState::Sending, None)
         );
-        assert_eq!(param(&handed, "CallStatus"), Some("busy"));
+        assert_eq!(param(&handed, "CallStatus").as_deref(), Some("busy"));
         assert!(s
             .claim_due_callbacks(i64::MAX, 10)
             .await

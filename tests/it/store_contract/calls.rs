@@ -72,9 +72,9 @@ contract_tests! {
             (&cb.account_sid, &cb.call_sid, cb.url.as_str()),
             (&a, &sid, CALLBACK_URL)
         );
-        assert_eq!(param(cb, "CallStatus"), Some("completed"));
-        assert_eq!(param(cb, "VerificationStatus"), Some("success"));
-        assert_eq!(param(cb, "OutgoingCallerIdSid"), Some(made.sid.as_str()));
+        assert_eq!(param(cb, "CallStatus").as_deref(), Some("completed"));
+        assert_eq!(param(cb, "VerificationStatus").as_deref(), Some("success"));
+        assert_eq!(param(cb, "OutgoingCallerIdSid").as_deref(), Some(made.sid.as_str()));
         assert_eq!(cb.created_at, T0);
 
         assert_eq!(s.pending_calls().await.expect("pending"), 0);
@@ -236,9 +236,9 @@ contract_tests! {
             (cbs[0].state, cbs[0].next_attempt_at),
             (CallbackState::Pending, Some(later))
         );
-        assert_eq!(param(&cbs[0], "CallStatus"), Some("canceled"));
-        assert_eq!(param(&cbs[0], "VerificationStatus"), Some("failed"));
-        assert_eq!(param(&cbs[0], "OutgoingCallerIdSid"), None);
+        assert_eq!(param(&cbs[0], "CallStatus").as_deref(), Some("canceled"));
+        assert_eq!(param(&cbs[0], "VerificationStatus").as_deref(), Some("failed"));
+        assert_eq!(param(&cbs[0], "OutgoingCallerIdSid").as_deref(), None);
 
         assert_eq!(call(s, &second).await.status, CallStatus::Queued);
         for untouched in [&quiet, &theirs] {

@@ -237,11 +237,8 @@ pub fn statuses(list: &[CallStatus]) -> Vec<EventKind> {
 }
 
 /// The value of a callback's parameter.
-pub fn param<'a>(cb: &'a Callback, key: &str) -> Option<&'a str> {
-    cb.params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+pub fn param(cb: &Callback, key: &str) -> Option<String> {
+    cb.params.get(key).map(|v| v.into_owned())
 }
 
 /// The callbacks queued for `call`, newest first.
