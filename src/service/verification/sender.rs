@@ -250,11 +250,7 @@ pub(super) async fn deliver(
         return None;
     };
     let url = request_url(base, is_get, params);
-    let signed: Vec<_> = if is_get {
-        Vec::new()
-    } else {
-        params.pairs().collect()
-    };
+    let signed: Vec<_> = params.pairs().filter(|_| !is_get).collect();
     let signature = sign(&token, url.as_str(), &signed);
 
     let mut headers = HeaderMap::new();
