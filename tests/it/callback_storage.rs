@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::helpers::db::{callback_rows, connect};
+use crate::helpers::db::{callback_rows, connect, delivered_then_stopped, Delivered};
 use crate::helpers::*;
 
 #[tokio::test]
@@ -75,22 +75,13 @@ async fn a_callback_stored_with_its_parameters_as_json_is_sent_with_them() {
     if crate::helpers::pg::skip_on_postgres("writing the SQLite file's older layout") {
         return;
     }
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let app = TestApp::spawn_in(dir.clone(), test_settings(&dir)).await;
-    let db_url = app.db_url.clone();
-    let receiver = Receiver::start().await;
-    let created = create(
-        &app,
-        &[
-            ("PhoneNumber", "+14155550299"),
-            ("StatusCallback", &receiver.url),
-        ],
-    )
-    .await;
-    let sid = call_sid(&created);
-    let first = wait_callback(&receiver, &sid).await;
-    wait_callback_state(&app, &sid, "delivered").await;
-    let dir = app.stop().await;
+    let Delivered {
+        dir,
+        db_url,
+        receiver,
+        call_sid: sid,
+        first,
+    } = delivered_then_stopped("+14155550299").await;
 
     let pool = connect(&db_url, true).await;
     let body: String = sqlx::query_scalar("SELECT params FROM callbacks")

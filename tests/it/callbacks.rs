@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::db::{callback_rows, connect};
+use crate::helpers::db::{callback_rows, connect, delivered_then_stopped, Delivered};
 use crate::helpers::*;
 
 // ---- callback delivery failures -----------------------------------------------------------
@@ -318,22 +318,13 @@ async fn a_callback_cut_short_by_a_crash_is_sent_again_with_the_same_token() {
     if crate::helpers::pg::skip_on_postgres("staging a crash by writing the callback row") {
         return;
     }
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let app = TestApp::spawn_in(dir.clone(), test_settings(&dir)).await;
-    let db_url = app.db_url.clone();
-    let receiver = Receiver::start().await;
-    let created = create(
-        &app,
-        &[
-            ("PhoneNumber", "+14155550297"),
-            ("StatusCallback", &receiver.url),
-        ],
-    )
-    .await;
-    let sid = call_sid(&created);
-    let first = wait_callback(&receiver, &sid).await;
-    wait_callback_state(&app, &sid, "delivered").await;
-    let dir = app.stop().await;
+    let Delivered {
+        dir,
+        db_url,
+        receiver,
+        call_sid: sid,
+        first,
+    } = delivered_then_stopped("+14155550297").await;
 
     // Put the file in the state a crash mid-delivery leaves: claimed, nothing recorded.
     let pool = connect(&db_url, true).await;

@@ -78,3 +78,38 @@ pub async fn callback_rows(db_url: &str) -> Vec<(String, i64, Option<i64>, Strin
     pool.close().await;
     rows
 }
+
+/// A server stopped after delivering one callback, to stage a state of its SQLite file.
+pub struct Delivered {
+    /// The folder of the stopped server's file, to start it again in.
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    pub db_url: String,
+    pub receiver: super::receiver::Receiver,
+    pub call_sid: String,
+    /// The request the receiver got.
+    pub first: super::receiver::Received,
+}
+
+/// Starts a server, makes a validation request for `number` with a StatusCallback, waits for
+/// it to be delivered and stops the server.
+pub async fn delivered_then_stopped(number: &str) -> Delivered {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    let app = TestApp::spawn_in(dir.clone(), super::app::test_settings(&dir)).await;
+    let db_url = app.db_url.clone();
+    let receiver = super::receiver::Receiver::start().await;
+    let created = super::calls::create(
+        &app,
+        &[("PhoneNumber", number), ("StatusCallback", &receiver.url)],
+    )
+    .await;
+    let call_sid = super::calls::call_sid(&created);
+    let first = super::receiver::wait_callback(&receiver, &call_sid).await;
+    super::calls::wait_callback_state(&app, &call_sid, "delivered").await;
+    Delivered {
+        dir: app.stop().await,
+        db_url,
+        receiver,
+        call_sid,
+        first,
+    }
+}
