@@ -90,7 +90,7 @@ impl Core {
         let beside = started.elapsed();
         let mut writer = self.writer_for_checkpoint().await?;
         let held = std::time::Instant::now();
-        *restarted_at = checkpoint(&mut writer).await?;
+        *restarted_at = checkpoint(writer.conn()).await?;
         tracing::debug!(frames, passes, ?beside, writer_held = ?held.elapsed(), "WAL checkpointed");
         Ok(())
     }

@@ -3,11 +3,13 @@
 //! memory ([`Core::apply`], the one place that changes memory) before giving up the turn. The
 //! connection pools are private here, so no write can go around it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
-use sqlx::{Sqlite, Transaction};
+use sqlx::Sqlite;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::credentials::CredentialCache;
 use super::memory::Memory;
@@ -21,9 +23,15 @@ use crate::store::StoreError;
 pub struct Core {
     read: SqlitePool,
     write: SqlitePool,
-    /// Taken by every write from before its first statement until its change is applied to
-    /// memory, so that memory takes changes in the order they committed.
-    turn: tokio::sync::Mutex<()>,
+    /// The writer's connection, taken out of its pool at the first write and kept (a pooled
+    /// connection is pinged each time it goes back: a round trip to its thread, which the
+    /// next write waited for). Holding it is the writer's turn: taken by every write from
+    /// before its first statement until its change is applied to memory, so that memory
+    /// takes changes in the order they committed.
+    turn: Mutex<Option<PoolConnection<Sqlite>>>,
+    /// A write dropped inside its transaction (an error, or its future cut short) left the
+    /// transaction open: the next holder of the turn rolls it back first.
+    rollback_due: AtomicBool,
     memory: RwLock<Memory>,
     credentials: CredentialCache,
     /// How to open the checkpointer's connection; `None` for an in-memory database.
@@ -40,7 +48,8 @@ impl Core {
         Core {
             read,
             write,
-            turn: tokio::sync::Mutex::new(()),
+            turn: Mutex::new(None),
+            rollback_due: AtomicBool::new(false),
             memory: RwLock::new(memory),
             credentials: CredentialCache::default(),
             checkpointer,
@@ -61,14 +70,40 @@ impl Core {
     }
 
     /// The writer connection itself, for a WAL checkpoint between two writes: it changes no
-    /// data, so it neither needs the turn nor has anything to apply.
-    pub(super) async fn writer_for_checkpoint(
-        &self,
-    ) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
-        self.write.acquire().await
+    /// data, so it has nothing to apply.
+    pub(super) async fn writer_for_checkpoint(&self) -> Result<Held<'_>, sqlx::Error> {
+        self.take_turn().await
+    }
+
+    /// The turn and the writer's connection, with whatever an earlier write left open rolled
+    /// back. A file database's writer is kept; an in-memory database has one connection,
+    /// which its reads share, so a write takes it from the pool and gives it back.
+    async fn take_turn(&self) -> Result<Held<'_>, sqlx::Error> {
+        let mut turn = self.turn.lock().await;
+        let mut held = if self.checkpointer.is_some() {
+            if turn.is_none() {
+                *turn = Some(self.write.acquire().await?);
+            }
+            Held::Kept(
+                MutexGuard::try_map(turn, Option::as_mut).map_err(|_| sqlx::Error::PoolClosed)?,
+            )
+        } else {
+            Held::Pooled {
+                conn: self.write.acquire().await?,
+                _turn: turn,
+            }
+        };
+        if self.rollback_due.swap(false, Ordering::AcqRel) {
+            // SQLite may have rolled it back already, when the error was one that does.
+            let _ = sqlx::query("ROLLBACK").execute(held.conn()).await;
+        }
+        Ok(held)
     }
 
     pub(super) async fn close(&self) {
+        if let Some(conn) = self.turn.lock().await.take() {
+            let _ = conn.close().await;
+        }
         self.write.close().await;
         self.read.close().await;
     }
@@ -99,37 +134,59 @@ pub(super) enum Change {
     Credentials,
 }
 
-/// The connection a write runs on: a transaction, or the bare writer in autocommit mode for
-/// a write of one statement (as atomic, without the BEGIN and COMMIT round trips).
-enum Conn {
-    Tx(Transaction<'static, Sqlite>),
-    Auto(PoolConnection<Sqlite>),
+/// The writer's connection with its turn.
+pub(super) enum Held<'s> {
+    /// The connection kept out of the pool (a file database).
+    Kept(MappedMutexGuard<'s, PoolConnection<Sqlite>>),
+    /// The pool's connection, given back after the write (an in-memory database).
+    Pooled {
+        conn: PoolConnection<Sqlite>,
+        _turn: MutexGuard<'s, Option<PoolConnection<Sqlite>>>,
+    },
 }
 
-/// One write, holding the writer's turn. It ends only in [`Write::commit`], which commits and
-/// then applies the write's changes to memory before giving up the turn; dropped without it,
-/// a transaction rolls back.
+impl Held<'_> {
+    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
+        match self {
+            Held::Kept(conn) => conn,
+            Held::Pooled { conn, .. } => conn,
+        }
+    }
+}
+
+/// One write, holding the writer's turn and its connection: in a transaction, or in
+/// autocommit mode for a write of one statement (as atomic, without the BEGIN and COMMIT
+/// round trips). It ends only in [`Write::commit`], which commits and then applies the
+/// write's changes to memory before giving up the turn; dropped without it, its transaction
+/// is rolled back by the next write.
 pub(super) struct Write<'s> {
     store: &'s Core,
-    conn: Conn,
-    _turn: tokio::sync::MutexGuard<'s, ()>,
+    conn: Held<'s>,
+    /// In a transaction not yet committed.
+    open: bool,
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.store.rollback_due.store(true, Ordering::Release);
+        }
+    }
 }
 
 impl<'s> Write<'s> {
     pub(super) fn conn(&mut self) -> &mut SqliteConnection {
-        match &mut self.conn {
-            Conn::Tx(tx) => tx,
-            Conn::Auto(conn) => conn,
-        }
+        self.conn.conn()
     }
 
     /// Commits, then applies `changes` to memory; the caller IDs put, in order.
     pub(super) async fn commit(
-        self,
+        mut self,
         changes: Vec<Change>,
     ) -> Result<Vec<Arc<CallerId>>, StoreError> {
-        if let Conn::Tx(tx) = self.conn {
-            tx.commit().await?;
+        if self.open {
+            sqlx::query("COMMIT").execute(self.conn.conn()).await?;
+            self.open = false;
         }
         Ok(self.store.apply(changes))
     }
@@ -148,23 +205,21 @@ impl Core {
 
     /// A write in one transaction.
     pub(super) async fn transaction(&self) -> Result<Write<'_>, StoreError> {
-        let turn = self.turn.lock().await;
-        let tx = self.write.begin().await?;
+        let mut conn = self.take_turn().await?;
+        sqlx::query("BEGIN").execute(conn.conn()).await?;
         Ok(Write {
             store: self,
-            conn: Conn::Tx(tx),
-            _turn: turn,
+            conn,
+            open: true,
         })
     }
 
     /// A write of one statement, in autocommit mode.
     pub(super) async fn statement(&self) -> Result<Write<'_>, StoreError> {
-        let turn = self.turn.lock().await;
-        let conn = self.write.acquire().await?;
         Ok(Write {
             store: self,
-            conn: Conn::Auto(conn),
-            _turn: turn,
+            conn: self.take_turn().await?,
+            open: false,
         })
     }
 
