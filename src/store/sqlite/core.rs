@@ -93,9 +93,12 @@ impl Core {
                 _turn: turn,
             }
         };
-        if self.rollback_due.swap(false, Ordering::AcqRel) {
-            // SQLite may have rolled it back already, when the error was one that does.
+        if self.rollback_due.load(Ordering::Acquire) {
+            // SQLite may have rolled it back already, when the error was one that does. The
+            // flag goes only once the ROLLBACK is answered: a take of the turn cut short
+            // before it leaves the rollback to the next.
             let _ = sqlx::query("ROLLBACK").execute(held.conn()).await;
+            self.rollback_due.store(false, Ordering::Release);
         }
         Ok(held)
     }
@@ -204,14 +207,16 @@ impl Core {
     }
 
     /// A write in one transaction.
+    /// Open from before its BEGIN is sent: one cut short while the BEGIN is on its way
+    /// leaves the rollback to the next write, which would otherwise run inside it.
     pub(super) async fn transaction(&self) -> Result<Write<'_>, StoreError> {
-        let mut conn = self.take_turn().await?;
-        sqlx::query("BEGIN").execute(conn.conn()).await?;
-        Ok(Write {
+        let mut write = Write {
             store: self,
-            conn,
+            conn: self.take_turn().await?,
             open: true,
-        })
+        };
+        sqlx::query("BEGIN").execute(write.conn()).await?;
+        Ok(write)
     }
 
     /// A write of one statement, in autocommit mode.
@@ -246,5 +251,59 @@ impl Core {
             self.credentials.clear();
         }
         put
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::Poll;
+
+    use super::super::SqliteStore;
+
+    /// A write whose future is dropped once its BEGIN is sent leaves the transaction open on
+    /// the kept connection: the next write must not run inside it, unseen and uncommitted.
+    #[tokio::test]
+    async fn a_write_cut_short_after_its_begin_leaves_the_next_committed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("cut.db").display());
+        let store = SqliteStore::connect(&url, 1).await.expect("store");
+        let mut write = store.statement().await.expect("turn");
+        sqlx::query("CREATE TABLE scratch (n INTEGER)")
+            .execute(write.conn())
+            .await
+            .expect("create");
+        write.commit(Vec::new()).await.expect("commit");
+
+        // One poll: the turn and the kept connection are free, so the BEGIN is sent, and the
+        // write is dropped unanswered. The connection's thread may answer within that poll;
+        // then it is tried again.
+        let mut cut = false;
+        for _ in 0..1000 {
+            let mut begin = std::pin::pin!(store.transaction());
+            let polled = std::future::poll_fn(|cx| Poll::Ready(begin.as_mut().poll(cx))).await;
+            let Poll::Ready(write) = polled else {
+                cut = true;
+                break;
+            };
+            write
+                .expect("begin")
+                .commit(Vec::new())
+                .await
+                .expect("commit");
+        }
+        assert!(cut, "every BEGIN was answered within one poll");
+
+        let mut write = store.statement().await.expect("turn");
+        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+            .execute(write.conn())
+            .await
+            .expect("insert");
+        write.commit(Vec::new()).await.expect("commit");
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch")
+            .fetch_one(store.read())
+            .await
+            .expect("read");
+        assert_eq!(seen, 1, "the insert after the cut write was not committed");
     }
 }
