@@ -40,6 +40,7 @@ mod verification_errors;
 
 // The binary, persistence and restarts, and operation.
 mod binary;
+mod cut_requests;
 mod ops;
 mod persistence;
 mod restart;

@@ -3,6 +3,8 @@
 //! ([`super::faults`]). It sits inside [`super::observe`], so that what it answers is
 //! journalled, logged and stamped with Twilio's headers like any answer, and it decides by
 //! the path alone, so every route of the namespace is covered, whichever module serves it.
+//! Innermost of the middleware, it also runs each handler that may write to its end
+//! ([`finish`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -26,7 +28,7 @@ pub async fn misbehave(State(app): State<AppState>, request: Request, next: Next
     // Nothing to do (the usual case) costs two loads.
     let idle = app.faults.is_empty() && !app.limiter.is_on();
     if idle || !request.uri().path().starts_with("/2010-04-01/") {
-        return next.run(request).await;
+        return finish(next, request).await;
     }
     let target = Target::of(request.method(), request.uri().path());
     let permit = match app.limiter.enter(target.account.clone()) {
@@ -37,12 +39,12 @@ pub async fn misbehave(State(app): State<AppState>, request: Request, next: Next
         }
     };
     let mut response = match app.faults.apply(&target) {
-        None => next.run(request).await,
+        None => finish(next, request).await,
         Some(applied) => {
             let mut response = match &applied.action {
                 Action::Delay { delay_ms } => {
                     tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
-                    next.run(request).await
+                    finish(next, request).await
                 }
                 Action::Status {
                     status,
@@ -64,6 +66,20 @@ pub async fn misbehave(State(app): State<AppState>, request: Request, next: Next
         response = permit.hold_until_sent(response);
     }
     response
+}
+
+/// Runs the handler. One that may write (any method but GET, HEAD, OPTIONS and TRACE) runs
+/// in a task of its own: a request cut short, by `--request-timeout-ms` or by its client
+/// leaving, still finishes its write whole, in the database and in the memory the reads
+/// answer from, never in one of them only. A fault's delay comes before it, so a request the
+/// timeout cuts during its delay writes nothing.
+async fn finish(next: Next, request: Request) -> Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    tokio::spawn(next.run(request))
+        .await
+        .unwrap_or_else(|_| ApiError::internal("a request handler panicked").into_response())
 }
 
 /// An error answer, with `Retry-After` when given; the request goes no further.

@@ -176,17 +176,11 @@ impl Service {
             claim_callback,
             assumes_no_behavior,
         };
-        // Once submitted, the request is stored whether or not its client waits for the answer,
-        // and what follows (handing its callback to the sender above all) must happen too: so
-        // it runs as a task of its own, which the client's going away cannot cancel. Boxed:
-        // the task then moves a pointer, not the whole state of the store's future (kilobytes,
-        // copied at every move).
-        let service = self.clone();
-        tokio::spawn(Box::pin(async move {
-            service.store_validation_request(call, new, now).await
-        }))
-        .await
-        .map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?
+        // Once submitted, the request is stored whether or not its client waits for the
+        // answer, and what follows (handing its callback to the sender above all) must happen
+        // too: the HTTP layer runs each request that may write as a task of its own, which the
+        // client's going away cannot cancel.
+        self.store_validation_request(call, new, now).await
     }
 
     /// Stores a planned validation request, then counts, wakes and publishes what it did.
