@@ -215,7 +215,10 @@ impl CallbackStore for SqliteStore {
             q.push(" AND call_sid = ").push_bind(c.as_str());
         }
         q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        let rows: Vec<KeptRow> = q.build_query_as().fetch_all(self.read()).await?;
+        // One snapshot for the rows and their earlier attempts: an attempt recorded between
+        // two reads moves the row's attempt into callback_attempts, which would list it twice.
+        let mut read = self.read().begin().await?;
+        let rows: Vec<KeptRow> = q.build_query_as().fetch_all(&mut *read).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let newest = row.newest();
@@ -225,12 +228,13 @@ impl CallbackStore for SqliteStore {
                  FROM callback_attempts WHERE callback_id = ? ORDER BY id",
             )
             .bind(cb.id)
-            .fetch_all(self.read())
+            .fetch_all(&mut *read)
             .await?;
             let mut attempts: Vec<CallbackAttempt> = earlier.into_iter().map(attempt).collect();
             attempts.extend(newest);
             out.push((cb, attempts));
         }
+        read.commit().await?;
         Ok(out)
     }
 
