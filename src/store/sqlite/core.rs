@@ -103,11 +103,15 @@ impl Core {
         Ok(held)
     }
 
+    /// Closes the connections. The writer's pool closes under the turn, so that no write
+    /// waiting for it takes a new connection afterwards (which would keep the pool open).
     pub(super) async fn close(&self) {
-        if let Some(conn) = self.turn.lock().await.take() {
+        let mut turn = self.turn.lock().await;
+        if let Some(conn) = turn.take() {
             let _ = conn.close().await;
         }
         self.write.close().await;
+        drop(turn);
         self.read.close().await;
     }
 }
