@@ -89,7 +89,7 @@ impl Core {
             )
         } else {
             Held::Pooled {
-                conn: self.write.acquire().await?,
+                conn: Some(self.write.acquire().await?),
                 _turn: turn,
             }
         };
@@ -145,9 +145,10 @@ pub(super) enum Change {
 pub(super) enum Held<'s> {
     /// The connection kept out of the pool (a file database).
     Kept(MappedMutexGuard<'s, PoolConnection<Sqlite>>),
-    /// The pool's connection, given back after the write (an in-memory database).
+    /// The pool's connection, given back after the write (an in-memory database). `None`
+    /// only once a write dropped in its transaction has handed it to its rollback.
     Pooled {
-        conn: PoolConnection<Sqlite>,
+        conn: Option<PoolConnection<Sqlite>>,
         _turn: MutexGuard<'s, Option<PoolConnection<Sqlite>>>,
     },
 }
@@ -156,7 +157,12 @@ impl Held<'_> {
     pub(super) fn conn(&mut self) -> &mut SqliteConnection {
         match self {
             Held::Kept(conn) => conn,
-            Held::Pooled { conn, .. } => conn,
+            Held::Pooled {
+                conn: Some(conn), ..
+            } => conn,
+            Held::Pooled { conn: None, .. } => {
+                unreachable!("a write's connection goes to its rollback only when it is dropped")
+            }
         }
     }
 }
@@ -175,9 +181,22 @@ pub(super) struct Write<'s> {
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
-        if self.open {
-            self.store.rollback_due.store(true, Ordering::Release);
+        if !self.open {
+            return;
         }
+        // An in-memory database's reads share its one connection: it goes back to the pool
+        // only once rolled back, so that no read sees what the write left uncommitted.
+        if let (Held::Pooled { conn, .. }, Ok(runtime)) =
+            (&mut self.conn, tokio::runtime::Handle::try_current())
+        {
+            if let Some(mut conn) = conn.take() {
+                runtime.spawn(async move {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                });
+                return;
+            }
+        }
+        self.store.rollback_due.store(true, Ordering::Release);
     }
 }
 
@@ -309,5 +328,31 @@ mod tests {
             .await
             .expect("read");
         assert_eq!(seen, 1, "the insert after the cut write was not committed");
+    }
+
+    /// An in-memory database's reads share the writer's one connection: a write dropped in
+    /// its transaction is rolled back before a read takes the connection.
+    #[tokio::test]
+    async fn a_dropped_write_on_an_in_memory_database_is_not_seen_by_the_reads() {
+        let store = SqliteStore::connect("sqlite::memory:", 1)
+            .await
+            .expect("store");
+        let mut write = store.statement().await.expect("turn");
+        sqlx::query("CREATE TABLE scratch (n INTEGER)")
+            .execute(write.conn())
+            .await
+            .expect("create");
+        write.commit(Vec::new()).await.expect("commit");
+        let mut write = store.transaction().await.expect("turn");
+        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+            .execute(write.conn())
+            .await
+            .expect("insert");
+        drop(write);
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch")
+            .fetch_one(store.read())
+            .await
+            .expect("read");
+        assert_eq!(seen, 0, "a read saw the dropped write's insert");
     }
 }
