@@ -229,9 +229,9 @@ impl Core {
         self.memory.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A write in one transaction.
-    /// Open from before its BEGIN is sent: one cut short while the BEGIN is on its way
-    /// leaves the rollback to the next write, which would otherwise run inside it.
+    /// A write in one transaction, open from before its BEGIN is sent: one cut short while
+    /// the BEGIN is on its way leaves the rollback to the next write, which would otherwise
+    /// run inside it.
     pub(super) async fn transaction(&self) -> Result<Write<'_>, StoreError> {
         let mut write = Write {
             store: self,
@@ -283,6 +283,32 @@ mod tests {
     use std::task::Poll;
 
     use super::super::SqliteStore;
+    use super::Write;
+
+    /// A table of the test's own, committed.
+    async fn scratch_table(store: &SqliteStore) {
+        let mut write = store.statement().await.expect("turn");
+        sqlx::query("CREATE TABLE scratch (n INTEGER)")
+            .execute(write.conn())
+            .await
+            .expect("create");
+        write.commit(Vec::new()).await.expect("commit");
+    }
+
+    async fn insert_one(write: &mut Write<'_>) {
+        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+            .execute(write.conn())
+            .await
+            .expect("insert");
+    }
+
+    /// The rows of the scratch table, as the reads see them.
+    async fn scratch_rows(store: &SqliteStore) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM scratch")
+            .fetch_one(store.read())
+            .await
+            .expect("read")
+    }
 
     /// A write whose future is dropped once its BEGIN is sent leaves the transaction open on
     /// the kept connection: the next write must not run inside it, unseen and uncommitted.
@@ -291,12 +317,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("cut.db").display());
         let store = SqliteStore::connect(&url, 1).await.expect("store");
-        let mut write = store.statement().await.expect("turn");
-        sqlx::query("CREATE TABLE scratch (n INTEGER)")
-            .execute(write.conn())
-            .await
-            .expect("create");
-        write.commit(Vec::new()).await.expect("commit");
+        scratch_table(&store).await;
 
         // One poll: the turn and the kept connection are free, so the BEGIN is sent, and the
         // write is dropped unanswered. The connection's thread may answer within that poll;
@@ -318,15 +339,9 @@ mod tests {
         assert!(cut, "every BEGIN was answered within one poll");
 
         let mut write = store.statement().await.expect("turn");
-        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
-            .execute(write.conn())
-            .await
-            .expect("insert");
+        insert_one(&mut write).await;
         write.commit(Vec::new()).await.expect("commit");
-        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch")
-            .fetch_one(store.read())
-            .await
-            .expect("read");
+        let seen = scratch_rows(&store).await;
         assert_eq!(seen, 1, "the insert after the cut write was not committed");
     }
 
@@ -337,22 +352,11 @@ mod tests {
         let store = SqliteStore::connect("sqlite::memory:", 1)
             .await
             .expect("store");
-        let mut write = store.statement().await.expect("turn");
-        sqlx::query("CREATE TABLE scratch (n INTEGER)")
-            .execute(write.conn())
-            .await
-            .expect("create");
-        write.commit(Vec::new()).await.expect("commit");
+        scratch_table(&store).await;
         let mut write = store.transaction().await.expect("turn");
-        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
-            .execute(write.conn())
-            .await
-            .expect("insert");
+        insert_one(&mut write).await;
         drop(write);
-        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch")
-            .fetch_one(store.read())
-            .await
-            .expect("read");
+        let seen = scratch_rows(&store).await;
         assert_eq!(seen, 0, "a read saw the dropped write's insert");
     }
 }
