@@ -32,11 +32,9 @@ impl CallbackParams {
         if !self.0.is_empty() {
             self.0.push('&');
         }
-        self.0
-            .extend(form_urlencoded::byte_serialize(name.as_bytes()));
+        encode_into(&mut self.0, name);
         self.0.push('=');
-        self.0
-            .extend(form_urlencoded::byte_serialize(value.as_bytes()));
+        encode_into(&mut self.0, value);
     }
 
     /// The form body.
@@ -56,6 +54,38 @@ impl CallbackParams {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Appends `text` encoded as the module says: the runs of bytes kept as they are in one copy
+/// each, every other byte as `+` or `%XX`.
+fn encode_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let kept = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+    out.reserve(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let run = rest.bytes().position(|b| !kept(b)).unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        let Some(&byte) = rest.as_bytes().get(run) else {
+            break;
+        };
+        if byte == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+        // The bytes of a character beyond ASCII are encoded one by one, the next start on
+        // the same character: step over them as bytes, then go on at the next character.
+        let width = rest[run..].chars().next().map_or(1, char::len_utf8);
+        for &b in &rest.as_bytes()[run + 1..run + width] {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        rest = &rest[run + width..];
     }
 }
 
@@ -80,6 +110,12 @@ mod tests {
             .collect();
         assert_eq!(decoded, expected);
         assert_eq!(params.get("To").as_deref(), Some("+1 415"));
+        // Every byte value, and characters of every UTF-8 width, as `form_urlencoded` writes.
+        let every: String = (0..128u8).map(char::from).chain("é€😀 ~".chars()).collect();
+        let mut encoded = String::new();
+        encode_into(&mut encoded, &every);
+        let expected: String = form_urlencoded::byte_serialize(every.as_bytes()).collect();
+        assert_eq!(encoded, expected);
         assert_eq!(params.get("From"), None);
     }
 }

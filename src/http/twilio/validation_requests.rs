@@ -64,7 +64,7 @@ pub fn parse_request(params: &Params) -> Result<ValidationRequest, ApiError> {
     };
     let status_callback = match nonempty("StatusCallback")? {
         None => None,
-        Some(url) => Some(check_callback_url(url)?),
+        Some(url) => Some(checked_callback_url(url)?),
     };
     let status_callback_method = match nonempty("StatusCallbackMethod")? {
         None => CallbackMethod::Post,
@@ -80,6 +80,25 @@ pub fn parse_request(params: &Params) -> Result<ValidationRequest, ApiError> {
         status_callback,
         status_callback_method,
     })
+}
+
+thread_local! {
+    /// The StatusCallback URL accepted last on this thread, and the URL it is kept as: an
+    /// app's validation requests mostly name one.
+    static LAST_ACCEPTED: std::cell::RefCell<(String, String)> = const {
+        std::cell::RefCell::new((String::new(), String::new()))
+    };
+}
+
+/// [`check_callback_url`], without parsing again the URL accepted last on this thread.
+fn checked_callback_url(url: &str) -> Result<String, ApiError> {
+    let last = LAST_ACCEPTED.with_borrow(|(given, kept)| (given == url).then(|| kept.clone()));
+    if let Some(kept) = last {
+        return Ok(kept);
+    }
+    let kept = check_callback_url(url)?;
+    LAST_ACCEPTED.with_borrow_mut(|last| *last = (url.to_string(), kept.clone()));
+    Ok(kept)
 }
 
 /// A StatusCallback must be an absolute http(s) URL of at most 1,000 characters. It is kept
@@ -229,6 +248,23 @@ mod tests {
             Some(20001)
         );
         assert!(parse("PhoneNumber=4158675309&StatusCallbackMethod=GET").is_ok());
+    }
+
+    /// A URL accepted a moment ago is kept as it was; another one, or a bad one, is checked.
+    #[test]
+    fn the_url_accepted_last_is_kept_as_checked() {
+        let kept = |q: &str| parse(q).map(|r| r.status_callback);
+        let first = "PhoneNumber=4158675309&StatusCallback=http://h/a b#f";
+        for _ in 0..2 {
+            assert_eq!(kept(first), Ok(Some("http://h/a%20b".to_string())));
+        }
+        let other = "PhoneNumber=4158675309&StatusCallback=http://h/c";
+        assert_eq!(kept(other), Ok(Some("http://h/c".to_string())));
+        let bad = "PhoneNumber=4158675309&StatusCallback=ftp://h/c";
+        for _ in 0..2 {
+            assert_eq!(kept(bad), Err(21456));
+        }
+        assert_eq!(kept(first), Ok(Some("http://h/a%20b".to_string())));
     }
 
     /// Found by the callback_url fuzz target: a URL under the limit whose normalised form was

@@ -16,8 +16,9 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use reqwest::Url;
 
+use super::attempt::{deliver, settle_unsent};
 use super::recorder::Recorder;
-use super::sender::{base_url, deliver, settle_unsent, MAX_IN_FLIGHT};
+use super::sender::{base_url, MAX_IN_FLIGHT};
 use crate::domain::callback::Callback;
 use crate::service::Service;
 

@@ -4,6 +4,7 @@
 //! plan; the change is then published as events. Every state and timer lives in the store, so
 //! the scheduler ([`scheduler`]) and the sender ([`sender`]) only act on what it says is due.
 
+mod attempt;
 mod batch;
 pub(super) mod client;
 pub(super) mod handoff;
