@@ -22,18 +22,50 @@ fn next_prefix() -> u64 {
     }
 }
 
-/// `n` bytes from the operating system's cryptographic generator.
+/// Bytes of the operating system's cryptographic generator that each thread reads ahead, so
+/// that a request needing a few random bytes (a SID, a code, a token) makes no system call.
+const POOL: usize = 512;
+
+thread_local! {
+    /// Random bytes read ahead, and how many of them are used.
+    static RANDOM_POOL: std::cell::RefCell<([u8; POOL], usize)> =
+        const { std::cell::RefCell::new(([0; POOL], POOL)) };
+}
+
+/// `n` bytes from the operating system's cryptographic generator, each used once.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
-    // getrandom only fails when the OS has no entropy source at all; fall back to a
-    // time-derived value rather than panicking inside a request.
-    if getrandom::fill(&mut buf).is_err() {
-        let seed = super::time::now_millis().to_le_bytes();
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = seed[i % 8] ^ (i as u8).wrapping_mul(151);
+    RANDOM_POOL.with_borrow_mut(|(pool, used)| {
+        let mut filled = 0;
+        while filled < N {
+            if *used == POOL {
+                // getrandom only fails when the OS has no entropy source at all; fall back
+                // to a time-derived value rather than panicking inside a request.
+                if getrandom::fill(pool).is_err() {
+                    let seed = super::time::now_millis().to_le_bytes();
+                    for (i, b) in pool.iter_mut().enumerate() {
+                        *b = seed[i % 8] ^ (i as u8).wrapping_mul(151);
+                    }
+                }
+                *used = 0;
+            }
+            let take = (N - filled).min(POOL - *used);
+            buf[filled..filled + take].copy_from_slice(&pool[*used..*used + take]);
+            // Used bytes are cleared, so that none is handed out twice or stays readable.
+            pool[*used..*used + take].fill(0);
+            *used += take;
+            filled += take;
         }
-    }
+    });
     buf
+}
+
+/// A random (version 4) UUID in its hyphenated text form, as idempotency tokens are.
+pub fn random_uuid() -> String {
+    uuid::Builder::from_random_bytes(random_bytes::<16>())
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// 32 random lower-case hex digits, as Twilio's auth tokens and secrets look.
@@ -164,6 +196,24 @@ impl RequestSid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Draws across the read-ahead's refills, and one larger than it, never repeat bytes.
+    #[test]
+    fn random_draws_do_not_repeat_across_refills() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..(3 * POOL / 16 + 5) {
+            assert!(seen.insert(random_bytes::<16>()));
+        }
+        let big = random_bytes::<{ 2 * POOL + 7 }>();
+        let (a, b) = big.split_at(POOL);
+        assert_ne!(a[..POOL / 2], b[..POOL / 2]);
+        assert!(big.iter().any(|&b| b != 0));
+        let uuid = random_uuid();
+        let parsed = uuid::Uuid::parse_str(&uuid).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(uuid.len(), 36);
+        assert_ne!(random_uuid(), uuid);
+    }
 
     #[test]
     fn parse_checks_prefix_length_and_hex() {

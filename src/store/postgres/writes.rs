@@ -111,7 +111,7 @@ fn push_callback<'a>(
         }
         None => {
             values
-                .push_bind(uuid::Uuid::new_v4().to_string())
+                .push_bind(crate::domain::sid::random_uuid())
                 .push("'pending', 0")
                 .push_bind(at)
                 .push_bind(at)
@@ -143,7 +143,7 @@ impl PgStore {
         let call = &new.change.to;
         let end = &new.supersede;
         let mut tx = conn.begin_with(begin_with_number_locks(vec![lock])).await?;
-        let token = uuid::Uuid::new_v4().to_string();
+        let token = crate::domain::sid::random_uuid();
         let claim = (new.claim_callback && new.change.callback.is_some()).then(|| Claim {
             token: &token,
             replica: self.replica(),

@@ -250,7 +250,7 @@ async fn create_one(
         .callback
         .as_ref()
         .filter(|_| new.claim_callback)
-        .map(|cb| (cb, uuid::Uuid::new_v4().to_string()));
+        .map(|cb| (cb, crate::domain::sid::random_uuid()));
     push_change_rows(&mut q, &new.change, claimed.is_some());
     if let Some((cb, token)) = &claimed {
         push_callback(

@@ -92,7 +92,7 @@ pub(super) fn push_callback<'a>(
         }
         None => {
             values
-                .push_bind(uuid::Uuid::new_v4().to_string())
+                .push_bind(crate::domain::sid::random_uuid())
                 .push_unseparated(", 'pending', 0, ")
                 .push_bind_unseparated(at)
                 .push_unseparated(", ")
