@@ -3,6 +3,7 @@
 //! where a lenient parser would silently change what the client sent.
 
 use super::error::ApiError;
+use crate::domain::params::decode_form_into;
 
 /// Decoded name/value pairs in the order they arrived.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -54,11 +55,8 @@ impl Params {
 }
 
 fn decode(raw: &[u8]) -> Result<String, ApiError> {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    let mut bytes = Vec::with_capacity(raw.len());
+    decode_form_into(&mut bytes, raw);
     String::from_utf8(bytes)
         .map_err(|_| ApiError::invalid_parameter("The request contains invalid UTF-8".to_string()))
 }

@@ -4,6 +4,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
+use crate::domain::params::decode_form_into;
+
 /// Signs a request to `url` (the full URL as requested, query string included). For POST,
 /// `params` are the form parameters: each name in code-point order, followed by each of its
 /// distinct values in order, appended without delimiters. For GET, pass no parameters: they
@@ -43,9 +45,9 @@ pub fn sign_form(auth_token: &str, url: &str, body: &str) -> String {
     for pair in body.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let start = decoded.len();
-        decode_into(&mut decoded, name);
+        decode_form_into(&mut decoded, name.as_bytes());
         let name_end = decoded.len();
-        decode_into(&mut decoded, value);
+        decode_form_into(&mut decoded, value.as_bytes());
         pairs.push((start, name_end, decoded.len()));
     }
     let text = |(start, name_end, end): (usize, usize, usize)| {
@@ -64,34 +66,6 @@ pub fn sign_form(auth_token: &str, url: &str, body: &str) -> String {
         mac.update(value);
     }
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Appends `text` form-decoded: `+` is a space, `%XX` the byte it names, a `%` without two
-/// hex digits after it stays as it is (as `form_urlencoded` decodes).
-fn decode_into(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                bytes.get(i + 1).and_then(|h| hex(*h)),
-                bytes.get(i + 2).and_then(|l| hex(*l)),
-            ) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-}
-
-fn hex(digit: u8) -> Option<u8> {
-    (digit as char).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
