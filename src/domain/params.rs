@@ -86,19 +86,23 @@ pub fn decode_form_into(out: &mut Vec<u8>, raw: &[u8]) {
     }
 }
 
-/// Appends `text` encoded as the module says: the runs of bytes kept as they are in one copy
-/// each, every other byte as `+` or `%XX`.
+/// Appends `text` encoded as the module says: each run of bytes kept as they are in one copy,
+/// every other byte (those of characters beyond ASCII one by one) as `+` or `%XX`.
 fn encode_into(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let kept = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
     out.reserve(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        let run = rest.bytes().position(|b| !kept(b)).unwrap_or(rest.len());
-        out.push_str(&rest[..run]);
-        let Some(&byte) = rest.as_bytes().get(run) else {
-            break;
-        };
+    // Where the current run of kept bytes starts. A run that is not empty starts and ends at
+    // kept (ASCII) bytes, so on character boundaries; `run` alone may point inside a character
+    // beyond ASCII, whose other bytes are never kept.
+    let mut run = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        if kept(byte) {
+            continue;
+        }
+        if run < i {
+            out.push_str(&text[run..i]);
+        }
         if byte == b' ' {
             out.push('+');
         } else {
@@ -106,15 +110,10 @@ fn encode_into(out: &mut String, text: &str) {
             out.push(char::from(HEX[usize::from(byte >> 4)]));
             out.push(char::from(HEX[usize::from(byte & 15)]));
         }
-        // The bytes of a character beyond ASCII are encoded one by one, the next start on
-        // the same character: step over them as bytes, then go on at the next character.
-        let width = rest[run..].chars().next().map_or(1, char::len_utf8);
-        for &b in &rest.as_bytes()[run + 1..run + width] {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        rest = &rest[run + width..];
+        run = i + 1;
+    }
+    if run < text.len() {
+        out.push_str(&text[run..]);
     }
 }
 

@@ -2,7 +2,9 @@
 //! start-up refusing a bad setting, and logs (and `--help`) that never show an auth token.
 
 use std::process::Command;
+use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -176,4 +178,61 @@ fn help_never_shows_tokens_from_the_environment() {
     assert!(text.contains("--time-scale"), "{text}");
     assert!(!text.contains("help-secret-token"), "{text}");
     assert!(!text.contains("help-control-token"), "{text}");
+}
+
+/// At the default level (`info`), a StatusCallback attempt that failed is logged with its
+/// error, and one that was delivered is not (the callback journal lists both).
+#[tokio::test]
+async fn failed_callback_attempts_are_logged_and_delivered_ones_only_at_debug() {
+    let dir = tempfile::tempdir().expect("dir");
+    let emulator = Emulator::start(dir.path(), &["--database-url", "sqlite://logs.db"], &[]).await;
+    let receiver = Receiver::start().await;
+    let refusing = closed_port_url().await;
+    let mut sids = Vec::new();
+    for (phone, url) in [("+14155550161", &receiver.url), ("+14155550162", &refusing)] {
+        let form = [("PhoneNumber", phone), ("StatusCallback", url.as_str())];
+        let reply =
+            send(own(&emulator, &dev(), Method::POST, "/OutgoingCallerIds.json").form(&form)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        sids.push(
+            reply.json()["call_sid"]
+                .as_str()
+                .expect("call_sid")
+                .to_string(),
+        );
+    }
+    let (delivered, refused) = (&sids[0], &sids[1]);
+    wait_callback(&receiver, delivered).await;
+    let url = emulator.url(&format!("/_emulator/callbacks?call_sid={refused}"));
+    let settled = wait_for(Duration::from_secs(20), || async {
+        let body: Value = emulator
+            .client
+            .get(&url)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (body["callbacks"][0]["state"] == "failed").then_some(())
+    })
+    .await;
+    assert!(
+        settled.is_some(),
+        "the refused callback never failed: {}",
+        emulator.logs()
+    );
+
+    let (exit, logs) = emulator.terminate().await;
+    assert!(exit.success(), "{logs}");
+    let failed: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("status callback attempt failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{logs}");
+    assert!(
+        failed[0].contains(refused.as_str()) && failed[0].contains("could not connect"),
+        "{logs}"
+    );
+    assert!(!logs.contains("status callback delivered"), "{logs}");
 }

@@ -22,17 +22,13 @@ pub fn sign<K: AsRef<str>, V: AsRef<str>>(
         .collect();
     sorted.sort_unstable();
     sorted.dedup();
-    // HMAC takes keys of any length.
-    let mut mac = match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
-    mac.update(url.as_bytes());
-    for (name, value) in sorted {
-        mac.update(name.as_bytes());
-        mac.update(value.as_bytes());
-    }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    signed(
+        auth_token,
+        url,
+        sorted
+            .into_iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+    )
 }
 
 /// [`sign`] for a POST whose parameters are `body`, an `application/x-www-form-urlencoded`
@@ -55,13 +51,22 @@ pub fn sign_form(auth_token: &str, url: &str, body: &str) -> String {
     };
     pairs.sort_unstable_by(|a, b| text(*a).cmp(&text(*b)));
     pairs.dedup_by(|a, b| text(*a) == text(*b));
+    signed(auth_token, url, pairs.into_iter().map(text))
+}
+
+/// The signature of `url` followed by `sorted`, the pairs already in order and distinct.
+fn signed<'a>(
+    auth_token: &str,
+    url: &str,
+    sorted: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> String {
+    // HMAC takes keys of any length.
     let mut mac = match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
         Ok(mac) => mac,
         Err(_) => return String::new(),
     };
     mac.update(url.as_bytes());
-    for pair in pairs {
-        let (name, value) = text(pair);
+    for (name, value) in sorted {
         mac.update(name);
         mac.update(value);
     }
