@@ -108,11 +108,6 @@ impl Replicas {
         v
     }
 
-    /// Runs `sql` (rows of one integer column) on the replicas' database.
-    pub async fn query_ints(&self, sql: &str) -> Vec<i32> {
-        self.query_column(sql).await
-    }
-
     /// Runs `sql` (rows of one text column) on the replicas' database.
     pub async fn query_texts(&self, sql: &str) -> Vec<String> {
         self.query_column(sql).await
@@ -298,5 +293,10 @@ impl SlowReceiver {
 
     pub fn arrivals(&self) -> Vec<Arrival> {
         self.arrivals.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// The calls of the callbacks that have arrived so far.
+    pub fn arrived_calls(&self) -> BTreeSet<String> {
+        self.arrivals().into_iter().map(|a| a.call_sid).collect()
     }
 }
