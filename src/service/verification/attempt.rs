@@ -3,12 +3,11 @@
 
 use std::time::Instant;
 
-use hyper::header::{HeaderMap, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
 use hyper::Method;
 use reqwest::Url;
 
 use super::batch::Prepared;
-use super::client::Outcome;
+use super::client::{Callout, Outcome};
 use super::recorder::{Finished, Recorder};
 use super::signature::sign_form;
 use crate::domain::callback::{
@@ -93,29 +92,37 @@ pub(super) async fn deliver(
         if is_get { "" } else { params.body() },
     );
 
-    let mut headers = HeaderMap::new();
-    headers.insert(USER_AGENT, HeaderValue::from_static("TwilioProxy/1.1"));
-    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=259200"));
-    if let Ok(v) = HeaderValue::from_str(&signature) {
-        headers.insert("X-Twilio-Signature", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&callback.idempotency_token) {
-        headers.insert("I-Twilio-Idempotency-Token", v);
-    }
-    let (method, body) = if is_get {
-        (Method::GET, None)
+    // What Twilio's requests carry; a POST's body is a form.
+    let headers = [
+        ("User-Agent", "TwilioProxy/1.1"),
+        ("Accept", "*/*"),
+        ("Cache-Control", "max-age=259200"),
+        ("X-Twilio-Signature", signature.as_str()),
+        (
+            "I-Twilio-Idempotency-Token",
+            callback.idempotency_token.as_str(),
+        ),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let callout = if is_get {
+        Callout {
+            method: Method::GET,
+            url: &url,
+            headers: &headers[..5],
+            body: None,
+        }
     } else {
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        (Method::POST, Some(params.body().to_owned()))
+        Callout {
+            method: Method::POST,
+            url: &url,
+            headers: &headers,
+            body: Some(params.body()),
+        }
     };
 
     let started = Instant::now();
     let at = now_millis();
-    let outcome = service.client.send(method, &url, headers, body).await;
+    let outcome = service.client.send(callout).await;
     let latency_ms = started.elapsed().as_millis() as i64;
     let mut unreachable = None;
     let (status_code, error) = match outcome {

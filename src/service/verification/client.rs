@@ -1,38 +1,37 @@
 //! The HTTP client StatusCallbacks are sent with. Neither path follows redirects (Twilio does
 //! not) and each attempt has the policy's timeout.
 //!
-//! - Plain-HTTP receivers get a hyper client of the emulator's own: connections kept alive per
-//!   receiver, and the request handed to hyper as it is built (reqwest would parse the URL
-//!   twice more and run its redirect and retry layers for every callback).
+//! - Plain-HTTP receivers get the emulator's own HTTP/1.1 client ([`super::plain`]):
+//!   connections kept alive per receiver, the request written as one buffer and the answer
+//!   read on the delivery's task.
 //! - HTTPS receivers get reqwest (rustls with the Web PKI roots), and so does every receiver
 //!   when a proxy is set in the environment (`HTTP_PROXY`, `ALL_PROXY`, lower-case too), so
 //!   that reqwest applies it as it always has.
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::HeaderMap;
-use hyper::{Method, Request, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::Method;
 use reqwest::Url;
+
+use super::plain::Plain;
 
 /// The environment variables that make reqwest send plain-HTTP requests through a proxy.
 const PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
-/// How long a kept-alive connection to a receiver may stay idle before it is closed.
-const IDLE: Duration = Duration::from_secs(90);
-
-/// Idle connections kept per receiver at most.
-const MAX_IDLE: usize = 64;
-
 pub struct CallbackClient {
     /// `None` when a proxy is set in the environment.
-    plain: Option<Client<HttpConnector, Full<Bytes>>>,
+    plain: Option<Plain>,
     other: reqwest::Client,
     timeout: Duration,
+}
+
+/// One request of an attempt: `headers` are sent as given (besides `Host`, and
+/// `Content-Length` for a POST), `body` is a POST's.
+pub struct Callout<'a> {
+    pub method: Method,
+    pub url: &'a Url,
+    pub headers: &'a [(&'static str, &'a str)],
+    pub body: Option<&'a str>,
 }
 
 /// How an attempt ended.
@@ -55,101 +54,30 @@ impl CallbackClient {
         let proxied = PROXY_VARIABLES
             .iter()
             .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
-        let plain = (!proxied).then(|| {
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(IDLE)
-                .pool_max_idle_per_host(MAX_IDLE)
-                .build(connector)
-        });
         Ok(CallbackClient {
-            plain,
+            plain: (!proxied).then(Plain::default),
             other,
             timeout,
         })
     }
 
-    /// Requests `url` with `method`, `headers` and, for a POST, `body`.
-    pub async fn send(
-        &self,
-        method: Method,
-        url: &Url,
-        headers: HeaderMap,
-        body: Option<String>,
-    ) -> Outcome {
+    /// Makes the request of `callout`.
+    pub async fn send(&self, callout: Callout<'_>) -> Outcome {
         match &self.plain {
-            Some(plain) if url.scheme() == "http" => {
-                self.send_plain(plain, method, url, headers, body).await
+            Some(plain) if callout.url.scheme() == "http" => {
+                plain.send(&callout, self.timeout).await
             }
-            _ => self.send_other(method, url, headers, body).await,
+            _ => self.send_other(callout).await,
         }
     }
 
-    async fn send_plain(
-        &self,
-        plain: &Client<HttpConnector, Full<Bytes>>,
-        method: Method,
-        url: &Url,
-        headers: HeaderMap,
-        body: Option<String>,
-    ) -> Outcome {
-        let Ok(uri) = Uri::try_from(url.as_str()) else {
-            return Outcome::Failed {
-                refused: false,
-                error: "request failed: the URL is not a valid request target".to_string(),
-            };
-        };
-        let mut request = Request::new(Full::new(body.map(Bytes::from).unwrap_or_default()));
-        *request.method_mut() = method;
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
-        let answered = async {
-            plain.request(request).await.map_err(|e| {
-                let refused = e.is_connect();
-                (refused, chain(&e))
-            })
-        };
-        let started = tokio::time::Instant::now();
-        let response = match tokio::time::timeout(self.timeout, answered).await {
-            Ok(Ok(response)) => response,
-            Ok(Err((true, error))) => {
-                return Outcome::Failed {
-                    refused: true,
-                    error: format!("could not connect: {error}"),
-                }
-            }
-            Ok(Err((false, error))) => {
-                return Outcome::Failed {
-                    refused: false,
-                    error: format!("request failed: {error}"),
-                }
-            }
-            Err(_) => return self.timed_out(),
-        };
-        let status = response.status().as_u16();
-        // The receiver has answered: that is the attempt's outcome. Its body is read and
-        // dropped, frame by frame, within what is left of the timeout, so that the connection
-        // can be reused; a body that fails or stalls only costs the connection.
-        let mut body = response.into_body();
-        let _ = tokio::time::timeout_at(started + self.timeout, async {
-            while let Some(Ok(_)) = body.frame().await {}
-        })
-        .await;
-        Outcome::Answered(status)
-    }
-
-    async fn send_other(
-        &self,
-        method: Method,
-        url: &Url,
-        headers: HeaderMap,
-        body: Option<String>,
-    ) -> Outcome {
-        let mut request = self.other.request(method, url.clone()).headers(headers);
-        if let Some(body) = body {
-            request = request.body(body);
+    async fn send_other(&self, callout: Callout<'_>) -> Outcome {
+        let mut request = self.other.request(callout.method, callout.url.clone());
+        for (name, value) in callout.headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = callout.body {
+            request = request.body(body.to_owned());
         }
         match request.send().await {
             Ok(response) => {

@@ -8,6 +8,7 @@ mod attempt;
 mod batch;
 pub(super) mod client;
 pub(super) mod handoff;
+mod plain;
 mod recorder;
 pub mod scheduler;
 pub mod sender;
