@@ -5,10 +5,8 @@
 //! receiver closed while it was idle is noticed when it is used again, and the request goes
 //! once more on a new connection, as a pooling client does.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,25 +15,19 @@ use tokio::time::Instant;
 
 use super::client::{Callout, Outcome};
 use body::drain;
+use pool::{Pool, Receiver};
 
 mod body;
+mod pool;
 
-/// How long a kept-alive connection to a receiver may stay idle before it is closed.
-const IDLE: Duration = Duration::from_secs(90);
-/// Idle connections kept per receiver at most.
-const MAX_IDLE: usize = 64;
-/// Receivers with idle connections at most before the expired ones are swept.
-const MAX_RECEIVERS: usize = 1024;
 /// The longest response head read; a longer one fails the attempt.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 
-type Receiver = (String, u16);
-
-/// Idle connections by receiver, newest last.
+/// The client, with its kept-alive connections.
 #[derive(Default)]
 pub struct Plain {
-    idle: Mutex<HashMap<Receiver, Vec<(TcpStream, Instant)>>>,
+    pool: Pool,
 }
 
 /// Why an exchange ended without an answer.
@@ -79,7 +71,7 @@ impl Plain {
         let receiver: Receiver = (host.to_string(), port);
         let request = encode(callout);
         let exchange = async {
-            if let Some(stream) = self.checkout(&receiver) {
+            if let Some(stream) = self.pool.take(&receiver) {
                 match exchange(stream, &request, true).await {
                     Err(Failure::Stale) => {}
                     done => return done,
@@ -110,38 +102,10 @@ impl Plain {
                 if let Ok(Some(stream)) =
                     tokio::time::timeout_at(deadline, drain(answer, stream, rest)).await
                 {
-                    self.checkin(receiver, stream);
+                    self.pool.put(receiver, stream);
                 }
                 Outcome::Answered(status)
             }
-        }
-    }
-
-    fn checkout(&self, receiver: &Receiver) -> Option<TcpStream> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let kept = idle.get_mut(receiver)?;
-        while let Some((stream, since)) = kept.pop() {
-            if since.elapsed() < IDLE {
-                return Some(stream);
-            }
-        }
-        None
-    }
-
-    fn checkin(&self, receiver: Receiver, stream: TcpStream) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() >= MAX_RECEIVERS && !idle.contains_key(&receiver) {
-            idle.retain(|_, kept| {
-                kept.retain(|(_, since)| since.elapsed() < IDLE);
-                !kept.is_empty()
-            });
-            if idle.len() >= MAX_RECEIVERS {
-                return;
-            }
-        }
-        let kept = idle.entry(receiver).or_default();
-        if kept.len() < MAX_IDLE {
-            kept.push((stream, Instant::now()));
         }
     }
 }

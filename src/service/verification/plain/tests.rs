@@ -265,3 +265,60 @@ fn heads_without_a_reason_or_with_odd_framing_are_read_as_a_client_must() {
         Ok(None)
     ));
 }
+
+#[tokio::test]
+async fn the_sweep_drops_connections_their_receiver_closed_and_keeps_open_ones() {
+    // The first answer says keep-alive, then the receiver closes that connection anyway.
+    let receiver = scripted(vec![
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false),
+    ])
+    .await;
+    let plain = Plain::default();
+    let key: Receiver = ("127.0.0.1".to_string(), receiver.url.port().expect("port"));
+    let send = || async {
+        assert!(matches!(
+            plain.send(&post(&receiver.url, &[]), SECOND).await,
+            Outcome::Answered(200)
+        ));
+    };
+    send().await;
+    assert_eq!(plain.pool.len(), 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    plain.pool.sweep();
+    assert_eq!(plain.pool.len(), 0, "the closed connection is swept");
+    send().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    plain.pool.sweep();
+    assert_eq!(plain.pool.len(), 1, "the open one is kept");
+    assert!(plain.pool.take(&key).is_some());
+    assert!(plain.pool.take(&key).is_none());
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_reused_connection_closed_without_an_answer_is_stale_and_a_new_one_fails() {
+    // Reads the request and closes without a byte of answer.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = read_request(&mut stream).await;
+        }
+    });
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    assert!(matches!(
+        exchange(stream, request, true).await,
+        Err(Failure::Stale)
+    ));
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    match exchange(stream, request, false).await {
+        Err(Failure::Other(error)) => assert!(error.contains("closed before an answer"), "{error}"),
+        _ => panic!("a new connection closed without an answer fails the attempt"),
+    }
+}
