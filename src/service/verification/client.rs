@@ -85,7 +85,7 @@ impl CallbackClient {
                 let _ = response.bytes().await;
                 Outcome::Answered(status)
             }
-            Err(e) if e.is_timeout() => self.timed_out(),
+            Err(e) if e.is_timeout() => timed_out(self.timeout),
             Err(e) if e.is_connect() => Outcome::Failed {
                 refused: true,
                 error: format!("could not connect: {}", chain(&e)),
@@ -96,12 +96,13 @@ impl CallbackClient {
             },
         }
     }
+}
 
-    fn timed_out(&self) -> Outcome {
-        Outcome::Failed {
-            refused: false,
-            error: format!("timed out after {} ms", self.timeout.as_millis()),
-        }
+/// The outcome of an attempt that got no answer within `timeout`.
+pub(super) fn timed_out(timeout: Duration) -> Outcome {
+    Outcome::Failed {
+        refused: false,
+        error: format!("timed out after {} ms", timeout.as_millis()),
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::client::{Callout, Outcome};
+use super::client::{timed_out, Callout, Outcome};
 use body::drain;
 use pool::{Pool, Receiver};
 
@@ -81,10 +81,7 @@ impl Plain {
             exchange(stream, &request, false).await
         };
         match tokio::time::timeout_at(deadline, exchange).await {
-            Err(_) => Outcome::Failed {
-                refused: false,
-                error: format!("timed out after {} ms", timeout.as_millis()),
-            },
+            Err(_) => timed_out(timeout),
             Ok(Err(Failure::Connect(e))) => Outcome::Failed {
                 refused: true,
                 error: format!("could not connect: tcp connect error: {e}"),
@@ -141,7 +138,7 @@ pub(super) fn encode(callout: &Callout<'_>) -> Vec<u8> {
     out.extend_from_slice(url.host_str().unwrap_or_default().as_bytes());
     if let Some(port) = url.port() {
         out.push(b':');
-        push_decimal(&mut out, u64::from(port));
+        out.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     for (name, value) in callout.headers {
@@ -155,26 +152,12 @@ pub(super) fn encode(callout: &Callout<'_>) -> Vec<u8> {
     }
     if callout.body.is_some() {
         out.extend_from_slice(b"Content-Length: ");
-        push_decimal(&mut out, body.len() as u64);
+        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body.as_bytes());
     out
-}
-
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 /// Writes `request` and reads the head of its answer (past any interim 1xx answers): the
